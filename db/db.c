@@ -1,0 +1,360 @@
+/*
+ * db.c: opening the database, its pragmas, schema migrations and the
+ * transaction helpers the rest of db/ uses.
+ *
+ * Migrations are an append-only list of SQL scripts; the file's
+ * PRAGMA user_version says how many have been applied. Each one runs in its
+ * own BEGIN IMMEDIATE transaction together with the user_version bump, so a
+ * crash mid-way leaves the file at the previous version, never between two.
+ */
+#include "db.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+
+/*
+ * Migration 1: the first schema.
+ *
+ * config_serial is one row bumped by triggers whenever extensions, rooms or
+ * settings change, so a running daemon notices a change made by pbxctl or
+ * the web admin by polling one cheap SELECT. The location table is left out
+ * on purpose: registrations are not configuration.
+ *
+ * Extension and room numbers share one namespace; the triggers below refuse
+ * a collision whoever inserts (the C code checks first to give a clear
+ * message).
+ */
+static const char migration_1[] =
+	"CREATE TABLE settings("
+	" key TEXT PRIMARY KEY,"
+	" value TEXT NOT NULL);"
+	"INSERT INTO settings(key, value) VALUES"
+	" ('sip_realm', 'pbx'), ('reg_min_expires', '60'), ('reg_max_expires', '3600'),"
+	" ('reg_default_expires', '3600'), ('auth_nonce_lifetime', '300'),"
+	" ('ban_limit', '10'), ('ban_window', '60'), ('ban_time', '300'), ('ban_allow', ''),"
+	" ('keepalive_interval', '30'), ('max_contacts', '10');"
+
+	"CREATE TABLE extensions("
+	" number TEXT PRIMARY KEY CHECK(length(number) BETWEEN 2 AND 15 AND number NOT GLOB '*[^0-9]*'),"
+	" name TEXT NOT NULL DEFAULT '',"
+	" ha1_md5 TEXT NOT NULL,"
+	" ha1_sha256 TEXT NOT NULL,"
+	" vm_pin TEXT NOT NULL DEFAULT '',"
+	" flags INTEGER NOT NULL DEFAULT 0,"
+	" ring_time INTEGER NOT NULL DEFAULT 25,"
+	" created_at INTEGER,"
+	" updated_at INTEGER);"
+
+	"CREATE TABLE location("
+	" aor TEXT NOT NULL,"
+	" contact TEXT NOT NULL,"
+	" received TEXT NOT NULL DEFAULT '',"
+	" transport TEXT NOT NULL DEFAULT '',"
+	" local TEXT NOT NULL DEFAULT '',"
+	" call_id TEXT NOT NULL DEFAULT '',"
+	" cseq INTEGER NOT NULL DEFAULT 0,"
+	" expires_at INTEGER NOT NULL,"
+	" q REAL NOT NULL DEFAULT -1,"
+	" user_agent TEXT NOT NULL DEFAULT '',"
+	" instance TEXT NOT NULL DEFAULT '',"
+	" reg_id INTEGER NOT NULL DEFAULT 0,"
+	" PRIMARY KEY(aor, contact));"
+	"CREATE INDEX location_expires ON location(expires_at);"
+
+	"CREATE TABLE rooms("
+	" number TEXT PRIMARY KEY CHECK(length(number) BETWEEN 2 AND 15 AND number NOT GLOB '*[^0-9]*'),"
+	" name TEXT NOT NULL DEFAULT '',"
+	" pin TEXT NOT NULL DEFAULT '',"
+	" moderator_pin TEXT NOT NULL DEFAULT '',"
+	" max_participants INTEGER NOT NULL DEFAULT 50,"
+	" flags INTEGER NOT NULL DEFAULT 0);"
+
+	"CREATE TABLE admins("
+	" username TEXT PRIMARY KEY,"
+	" pw_hash TEXT NOT NULL,"
+	" created_at INTEGER);"
+
+	"CREATE TABLE config_serial("
+	" id INTEGER PRIMARY KEY CHECK(id = 1),"
+	" serial INTEGER NOT NULL);"
+	"INSERT INTO config_serial(id, serial) VALUES (1, 1);"
+
+	"CREATE TRIGGER extensions_ai AFTER INSERT ON extensions BEGIN"
+	" UPDATE config_serial SET serial = serial + 1 WHERE id = 1; END;"
+	"CREATE TRIGGER extensions_au AFTER UPDATE ON extensions BEGIN"
+	" UPDATE config_serial SET serial = serial + 1 WHERE id = 1; END;"
+	"CREATE TRIGGER extensions_ad AFTER DELETE ON extensions BEGIN"
+	" UPDATE config_serial SET serial = serial + 1 WHERE id = 1; END;"
+	"CREATE TRIGGER rooms_ai AFTER INSERT ON rooms BEGIN"
+	" UPDATE config_serial SET serial = serial + 1 WHERE id = 1; END;"
+	"CREATE TRIGGER rooms_au AFTER UPDATE ON rooms BEGIN"
+	" UPDATE config_serial SET serial = serial + 1 WHERE id = 1; END;"
+	"CREATE TRIGGER rooms_ad AFTER DELETE ON rooms BEGIN"
+	" UPDATE config_serial SET serial = serial + 1 WHERE id = 1; END;"
+	"CREATE TRIGGER settings_ai AFTER INSERT ON settings BEGIN"
+	" UPDATE config_serial SET serial = serial + 1 WHERE id = 1; END;"
+	"CREATE TRIGGER settings_au AFTER UPDATE ON settings BEGIN"
+	" UPDATE config_serial SET serial = serial + 1 WHERE id = 1; END;"
+	"CREATE TRIGGER settings_ad AFTER DELETE ON settings BEGIN"
+	" UPDATE config_serial SET serial = serial + 1 WHERE id = 1; END;"
+
+	"CREATE TRIGGER extensions_not_room BEFORE INSERT ON extensions"
+	" WHEN EXISTS(SELECT 1 FROM rooms WHERE number = NEW.number) BEGIN"
+	" SELECT RAISE(ABORT, 'number is already a conference room'); END;"
+	"CREATE TRIGGER rooms_not_extension BEFORE INSERT ON rooms"
+	" WHEN EXISTS(SELECT 1 FROM extensions WHERE number = NEW.number) BEGIN"
+	" SELECT RAISE(ABORT, 'number is already an extension'); END;"
+
+	"PRAGMA user_version = 1;";
+
+/* Index i holds the script that takes the schema from version i to i+1. */
+static const char *const migrations[] = { migration_1 };
+_Static_assert(sizeof migrations / sizeof migrations[0] == DB_SCHEMA_VERSION,
+	       "one migration per schema version");
+
+int db_errno(sqlite3 *db, int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return 0;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		log_warn("db: database busy: %s", db ? sqlite3_errmsg(db) : "");
+		return EBUSY;
+	case SQLITE_NOMEM:
+		return ENOMEM;
+	case SQLITE_CONSTRAINT:
+		return EEXIST;
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		log_err("db: %s", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		return EACCES;
+	default:
+		log_err("db: %s", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		return EIO;
+	}
+}
+
+static int db_exec(sqlite3 *db, const char *sql)
+{
+	int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	return rc == SQLITE_OK ? 0 : db_errno(db, rc);
+}
+
+int db_begin(sqlite3 *db) { return db_exec(db, "BEGIN IMMEDIATE"); }
+
+int db_commit(sqlite3 *db) { return db_exec(db, "COMMIT"); }
+
+void db_rollback(sqlite3 *db)
+{
+	/* After some errors SQLite has already rolled back; nothing to do then. */
+	if (!sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int db_write_begin(sqlite3 *db, bool *owned)
+{
+	*owned = false;
+	if (!sqlite3_get_autocommit(db))
+		return 0; /* the caller's transaction; it must be a write one */
+	int rc = db_begin(db);
+	if (rc == 0)
+		*owned = true;
+	return rc;
+}
+
+int db_write_end(sqlite3 *db, bool owned, int rc)
+{
+	if (!owned)
+		return rc;
+	if (rc != 0) {
+		db_rollback(db);
+		return rc;
+	}
+	rc = db_commit(db);
+	if (rc != 0)
+		db_rollback(db);
+	return rc;
+}
+
+static int db_user_version(sqlite3 *db, int *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return db_errno(db, rc);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int(st, 0);
+		rc = 0;
+	} else {
+		rc = db_errno(db, rc == SQLITE_DONE ? SQLITE_ERROR : rc);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Apply every migration the file lacks. The version is read again inside
+ * each transaction: another process may have migrated meanwhile. */
+static int db_migrate(sqlite3 *db, char *err, size_t errcap)
+{
+	for (;;) {
+		int rc = db_begin(db);
+		if (rc != 0) {
+			snprintf(err, errcap, "cannot start a transaction: %s", sqlite3_errmsg(db));
+			return rc;
+		}
+		int ver = 0;
+		rc = db_user_version(db, &ver);
+		if (rc != 0) {
+			snprintf(err, errcap, "cannot read the schema version: %s", sqlite3_errmsg(db));
+			db_rollback(db);
+			return rc;
+		}
+		if (ver == DB_SCHEMA_VERSION) {
+			db_rollback(db);
+			return 0;
+		}
+		if (ver < 0 || ver > DB_SCHEMA_VERSION) {
+			snprintf(err, errcap, "schema version %d is not one this build knows (up to %d)",
+				 ver, DB_SCHEMA_VERSION);
+			db_rollback(db);
+			return EPROTO;
+		}
+		rc = db_exec(db, migrations[ver]);
+		if (rc == 0)
+			rc = db_commit(db);
+		if (rc != 0) {
+			snprintf(err, errcap, "migration %d failed: %s", ver + 1, sqlite3_errmsg(db));
+			db_rollback(db);
+			return rc;
+		}
+		log_info("db: schema migrated to version %d", ver + 1);
+	}
+}
+
+/* The daemon's secret for stateless nonces: created once, kept across
+ * restarts so nonces handed out before a restart stay valid. */
+static int db_ensure_nonce_key(sqlite3 *db, char *err, size_t errcap)
+{
+	char have[8];
+	int rc = db_setting_get(db, "nonce_key", have, sizeof have);
+	if (rc == 0 || rc == ENOSPC)
+		return 0;
+	if (rc != ENOENT) {
+		snprintf(err, errcap, "cannot read nonce_key");
+		return rc;
+	}
+	uint8_t key[32];
+	if (gnutls_rnd(GNUTLS_RND_KEY, key, sizeof key) != 0) {
+		snprintf(err, errcap, "no random bytes for nonce_key");
+		return EIO;
+	}
+	char hex[65];
+	for (size_t i = 0; i < sizeof key; i++)
+		snprintf(hex + 2 * i, 3, "%02x", key[i]);
+	memset(key, 0, sizeof key);
+
+	sqlite3_stmt *st = NULL;
+	rc = sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO settings(key, value) VALUES ('nonce_key', ?1)",
+				-1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	memset(hex, 0, sizeof hex);
+	if (rc != SQLITE_DONE) {
+		snprintf(err, errcap, "cannot store nonce_key: %s", sqlite3_errmsg(db));
+		return db_errno(db, rc);
+	}
+	return 0;
+}
+
+/* Set a pragma that answers with a row, and check the answer when want is
+ * not NULL. */
+static int db_pragma(sqlite3 *db, const char *sql, const char *want, char *err, size_t errcap)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errcap, "%s: %s", sql, sqlite3_errmsg(db));
+		return db_errno(db, rc);
+	}
+	rc = sqlite3_step(st);
+	int ret = 0;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		snprintf(err, errcap, "%s: %s", sql, sqlite3_errmsg(db));
+		ret = db_errno(db, rc);
+	} else if (want) {
+		const char *got = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+		if (!got || strcmp(got, want) != 0) {
+			snprintf(err, errcap, "%s: got %s, wanted %s", sql, got ? got : "nothing", want);
+			ret = EIO;
+		}
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int db_open(const char *path, sqlite3 **out, char *err, size_t errcap)
+{
+	*out = NULL;
+	if (errcap)
+		err[0] = '\0';
+	if (!path || !*path) {
+		snprintf(err, errcap, "no database path");
+		return EINVAL;
+	}
+	sqlite3 *db = NULL;
+	int rc = sqlite3_open_v2(path, &db,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errcap, "%s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		int e = rc == SQLITE_CANTOPEN ? ENOENT : db_errno(NULL, rc);
+		sqlite3_close(db);
+		return e;
+	}
+	sqlite3_extended_result_codes(db, 0);
+	sqlite3_busy_timeout(db, 5000);
+
+	int ret = db_pragma(db, "PRAGMA journal_mode=WAL", "wal", err, errcap);
+	if (ret == 0)
+		ret = db_pragma(db, "PRAGMA foreign_keys=ON", NULL, err, errcap);
+	if (ret == 0)
+		ret = db_pragma(db, "PRAGMA foreign_keys", "1", err, errcap);
+	/* In WAL mode NORMAL is durable against application crashes and only
+	 * loses the last commits on power loss, at a fraction of the fsyncs. */
+	if (ret == 0)
+		ret = db_pragma(db, "PRAGMA synchronous=NORMAL", NULL, err, errcap);
+	if (ret == 0)
+		ret = db_migrate(db, err, errcap);
+	if (ret == 0)
+		ret = db_ensure_nonce_key(db, err, errcap);
+	if (ret != 0) {
+		sqlite3_close(db);
+		return ret;
+	}
+	*out = db;
+	return 0;
+}
+
+void db_close(sqlite3 *db)
+{
+	if (!db)
+		return;
+	/* Statements are finalized by the functions that prepared them; a
+	 * leftover one is a bug we want to see, not to hide with close_v2. */
+	if (sqlite3_close(db) != SQLITE_OK) {
+		log_err("db: close: %s", sqlite3_errmsg(db));
+		sqlite3_close_v2(db);
+	}
+}

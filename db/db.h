@@ -1,0 +1,205 @@
+/*
+ * db.h: the storage layer. One SQLite file holds all configuration
+ * (extensions, rooms, settings, admins) and the registrations that must
+ * survive a restart (location).
+ *
+ * Rules every caller relies on:
+ * - one connection per thread (db_open in that thread, db_close there too);
+ * - WAL mode, foreign keys on, busy_timeout 5000 ms, set by db_open;
+ * - every write transaction is BEGIN IMMEDIATE (db_begin); the functions
+ *   below that write open their own transaction unless the caller already
+ *   holds one, so several calls can be grouped between db_begin/db_commit;
+ * - every function returns 0 or an errno value: EINVAL (bad argument, with a
+ *   message in err where there is one), EEXIST, ENOENT, EBUSY (the database
+ *   stayed locked past busy_timeout), ENOMEM, EIO (anything else SQLite
+ *   reported; the SQLite message is logged).
+ *
+ * The SIP core never calls these on the call path: it reads the immutable
+ * snapshot of config.h, rebuilt when db_config_serial changes.
+ */
+#ifndef PBX_DB_H
+#define PBX_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sqlite3.h>
+
+/* Schema version db_open migrates to (PRAGMA user_version). */
+#define DB_SCHEMA_VERSION 1
+
+/* Field limits, shared by validation, CSV import and the snapshot. */
+#define DB_NUMBER_MIN 2        /* digits in an extension or room number */
+#define DB_NUMBER_MAX 15
+#define DB_NAME_MAX 64         /* characters (UTF-8) in a display name */
+#define DB_NAME_BYTES 256      /* bytes that DB_NAME_MAX characters may take */
+#define DB_PASSWORD_MIN 6      /* SIP password, printable ASCII, no space */
+#define DB_PASSWORD_MAX 128
+#define DB_PIN_MIN 4           /* voicemail and room PINs, digits only; empty = none */
+#define DB_PIN_MAX 12
+#define DB_ADMIN_PASSWORD_MIN 8
+#define DB_ADMIN_PASSWORD_MAX 1024
+#define DB_ADMIN_USER_MAX 64
+#define DB_REALM_MAX 63
+#define DB_SETTING_KEY_MAX 64
+#define DB_SETTING_VALUE_MAX 1024
+
+/* ---- db.c: open, migrations, transactions ---------------------------- */
+
+/* Open (creating the file if missing; its folder must exist), set the
+ * pragmas, apply missing migrations and make sure 'nonce_key' exists.
+ * A file whose schema is newer than this build is refused (EPROTO). On
+ * failure *out is NULL and err says why. */
+int db_open(const char *path, sqlite3 **out, char *err, size_t errcap);
+void db_close(sqlite3 *db);
+
+int db_begin(sqlite3 *db); /* BEGIN IMMEDIATE */
+int db_commit(sqlite3 *db);
+void db_rollback(sqlite3 *db);
+
+/* Helpers for this layer: begin a write transaction only when the caller
+ * holds none (*owned says whether we did), and end it: commit when rc is 0
+ * and we own it, roll back when rc is not 0 and we own it. db_write_end
+ * returns rc, or the commit's error. */
+int db_write_begin(sqlite3 *db, bool *owned);
+int db_write_end(sqlite3 *db, bool owned, int rc);
+/* SQLite result code to errno; logs the SQLite message for unexpected ones. */
+int db_errno(sqlite3 *db, int sqlite_rc);
+
+/* ---- db_settings.c ------------------------------------------------- */
+
+int db_setting_get(sqlite3 *db, const char *key, char *out, size_t cap); /* ENOENT, ENOSPC */
+/* Checks the value of a known key (numbers in range, realm syntax, ...);
+ * unknown keys are accepted when they look like [a-z0-9_]{1,64}. */
+int db_setting_validate(const char *key, const char *value, char *err, size_t errcap);
+int db_setting_set(sqlite3 *db, const char *key, const char *value, char *err, size_t errcap);
+/* Missing key: *out = dflt and 0. A value that is not an integer: *out =
+ * dflt and EINVAL. */
+int db_setting_int(sqlite3 *db, const char *key, long dflt, long *out);
+/* sip_realm, or "pbx" when missing or unusable (logged). */
+int db_setting_realm(sqlite3 *db, char out[DB_REALM_MAX + 1]);
+/* Every row, ordered by key; cb returning non-zero stops and is returned.
+ * The strings are valid during the call only. */
+int db_setting_list(sqlite3 *db, int (*cb)(void *ctx, const char *key, const char *value), void *ctx);
+/* A counter bumped by triggers on every change to extensions, rooms and
+ * settings: poll it to notice that another process changed the config. */
+int db_config_serial(sqlite3 *db, int64_t *out);
+
+/* ---- db_ext.c: extensions --------------------------------------------- */
+
+/* One row; the strings point into SQLite's row and are valid during the
+ * callback only. */
+struct db_ext {
+	const char *number;     /* 2..15 digits */
+	const char *name;       /* display name, may be "" */
+	const char *ha1_md5;    /* 32 hex digits: MD5(number:realm:password) */
+	const char *ha1_sha256; /* 64 hex digits: SHA-256 of the same */
+	const char *vm_pin;     /* "" or 4..12 digits */
+	unsigned flags;         /* reserved for routing features, 0 today */
+	int ring_time;          /* seconds to ring before no-answer handling */
+	int64_t created_at;     /* unix seconds */
+	int64_t updated_at;
+};
+
+/* Each argument may be NULL to skip its check. EINVAL with a message naming
+ * the field (e.g. "password: at least 6 characters"). */
+int db_ext_validate(const char *number, const char *name, const char *password, const char *vm_pin,
+		    char *err, size_t errcap);
+/* A number that is already an extension or a room: EEXIST. name and vm_pin
+ * may be NULL (empty). */
+int db_ext_add(sqlite3 *db, const char *number, const char *name, const char *password,
+	       const char *vm_pin, char *err, size_t errcap);
+/* EINVAL for a bad password, ENOENT for an unknown number. */
+int db_ext_set_password(sqlite3 *db, const char *number, const char *password);
+/* Change the fields given (NULL keeps the old value). */
+int db_ext_update(sqlite3 *db, const char *number, const char *name, const char *vm_pin,
+		  const unsigned *flags, const int *ring_time, char *err, size_t errcap);
+int db_ext_del(sqlite3 *db, const char *number); /* ENOENT */
+/* Ordered by number; cb returning non-zero stops the walk and is returned. */
+int db_ext_list(sqlite3 *db, int (*cb)(void *ctx, const struct db_ext *e), void *ctx);
+/* Is the number taken by an extension or a room? */
+int db_number_in_use(sqlite3 *db, const char *number, bool *in_use);
+/* Field checks shared by extensions, rooms, CSV import and the snapshot. */
+bool db_number_valid(const char *s); /* DB_NUMBER_MIN..MAX digits */
+bool db_pin_valid(const char *s);    /* "" or DB_PIN_MIN..MAX digits */
+bool db_name_valid(const char *s);   /* UTF-8, <= DB_NAME_MAX characters, no control characters */
+/* HA1 = lowercase hex of MD5 / SHA-256 of "user:realm:password". */
+void db_ha1(const char *user, const char *realm, const char *password, char md5_out[33],
+	    char sha256_out[65]);
+
+/* ---- db_csv.c: bulk import ----------------------------------------------- */
+
+#define DB_CSV_LINE_MAX 4096
+#define DB_CSV_ROWS_MAX 100000
+#define DB_CSV_REPORT_MAX 1000 /* errors reported before giving up */
+
+/* Header: the column names extension, name, password, vm_pin in any order
+ * (extension and password required; name and vm_pin may be left out).
+ * RFC 4180 quoting within one line, CRLF or LF, a UTF-8 BOM is skipped,
+ * blank lines are ignored. All or nothing: each bad row is reported through
+ * report() with its line number; if any is bad nothing is imported and the
+ * result is EBADMSG. One transaction for the whole file. */
+int db_ext_import_csv(sqlite3 *db, FILE *in, void (*report)(void *ctx, unsigned line, const char *msg),
+		      void *ctx, unsigned *imported);
+
+/* ---- db_location.c: registration bindings ----------------------------- */
+
+struct db_binding {
+	char aor[32];          /* extension number */
+	char contact[512];     /* Contact URI as the phone sent it */
+	char received[64];     /* source "ip:port" or "[v6]:port" */
+	char transport[8];     /* "udp", "tcp", "tls" */
+	char local[64];        /* local address the REGISTER came in on */
+	char call_id[256];
+	uint32_t cseq;
+	int64_t expires_at;    /* unix seconds */
+	double q;              /* 0..1; -1 when the phone gave none */
+	char user_agent[128];
+	char instance[128];    /* +sip.instance, may be "" */
+	int reg_id;            /* RFC 5626 reg-id, 0 when absent */
+};
+
+int db_location_put(sqlite3 *db, const struct db_binding *b); /* insert or replace */
+/* One binding, or all of the aor's when contact is NULL. ENOENT if none. */
+int db_location_del(sqlite3 *db, const char *aor, const char *contact);
+/* Deletes bindings expired at 'now', then hands every other one to cb (rows
+ * that do not fit struct db_binding are logged and skipped). */
+int db_location_load(sqlite3 *db, int64_t now, int (*cb)(void *ctx, const struct db_binding *b),
+		     void *ctx);
+
+/* ---- db_rooms.c: conference rooms -------------------------------------------- */
+
+struct db_room {
+	const char *number;
+	const char *name;
+	const char *pin;           /* "" = open room */
+	const char *moderator_pin; /* "" = no moderator */
+	unsigned max_participants;
+	unsigned flags;
+};
+
+#define DB_ROOM_MAX_PARTICIPANTS 500
+
+/* name, pin, moderator_pin may be NULL; max_participants 0 = default 50. */
+int db_room_validate(const char *number, const char *name, const char *pin,
+		     const char *moderator_pin, unsigned max_participants, char *err, size_t errcap);
+int db_room_add(sqlite3 *db, const char *number, const char *name, const char *pin,
+		const char *moderator_pin, unsigned max_participants, char *err, size_t errcap);
+int db_room_del(sqlite3 *db, const char *number); /* ENOENT */
+int db_room_list(sqlite3 *db, int (*cb)(void *ctx, const struct db_room *r), void *ctx);
+
+/* ---- db_admins.c: web admin accounts ------------------------------------------ */
+
+/* user: 1..64 of [A-Za-z0-9._@-]; password 8..1024 bytes. Stored as a
+ * yescrypt hash ("$y$..."); the account is created if missing. */
+int db_admin_set_password(sqlite3 *db, const char *user, const char *password, char *err,
+			  size_t errcap);
+/* *ok false for an unknown user or a wrong password; both take the same
+ * time (a hash is computed either way). */
+int db_admin_check(sqlite3 *db, const char *user, const char *password, bool *ok);
+int db_admin_count(sqlite3 *db, int *n);
+int db_admin_del(sqlite3 *db, const char *user); /* ENOENT */
+int db_admin_list(sqlite3 *db, int (*cb)(void *ctx, const char *user, int64_t created_at), void *ctx);
+
+#endif

@@ -1,0 +1,367 @@
+/*
+ * db_ext.c: extensions: validation, add, change, delete, list.
+ *
+ * Passwords are never stored: only the two digest HA1 values (MD5 and
+ * SHA-256, RFC 8760) for the realm in settings. Changing sip_realm therefore
+ * invalidates every stored HA1; each password must be set again.
+ */
+#include "db.h"
+#include "log.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include <nettle/md5.h>
+#include <nettle/sha2.h>
+
+bool db_number_valid(const char *s)
+{
+	if (!s)
+		return false;
+	size_t n = strnlen(s, DB_NUMBER_MAX + 1);
+	return n >= DB_NUMBER_MIN && n <= DB_NUMBER_MAX && strspn(s, "0123456789") == n;
+}
+
+bool db_pin_valid(const char *s)
+{
+	if (!s)
+		return false;
+	size_t n = strnlen(s, DB_PIN_MAX + 1);
+	if (n == 0)
+		return true;
+	return n >= DB_PIN_MIN && n <= DB_PIN_MAX && strspn(s, "0123456789") == n;
+}
+
+/* Well-formed UTF-8 (no overlongs, no surrogates), no C0/C1 controls or
+ * DEL, at most DB_NAME_MAX characters in at most DB_NAME_BYTES bytes. */
+bool db_name_valid(const char *s)
+{
+	if (!s)
+		return false;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t chars = 0, bytes = strnlen(s, DB_NAME_BYTES + 1);
+	if (bytes > DB_NAME_BYTES)
+		return false;
+	for (size_t i = 0; i < bytes; chars++) {
+		unsigned c = p[i];
+		if (c < 0x80) {
+			if (c < 0x20 || c == 0x7f)
+				return false;
+			i++;
+			continue;
+		}
+		size_t n;
+		unsigned cp;
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 2;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 3;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 4;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if (i + n > bytes)
+			return false;
+		for (size_t k = 1; k < n; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (p[i + k] & 0x3f);
+		}
+		if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
+			return false;
+		i += n;
+	}
+	return chars <= DB_NAME_MAX;
+}
+
+int db_ext_validate(const char *number, const char *name, const char *password, const char *vm_pin,
+		    char *err, size_t errcap)
+{
+	if (number && !db_number_valid(number)) {
+		snprintf(err, errcap, "extension: %d to %d digits", DB_NUMBER_MIN, DB_NUMBER_MAX);
+		return EINVAL;
+	}
+	if (name && !db_name_valid(name)) {
+		snprintf(err, errcap, "name: at most %d characters of UTF-8, no control characters",
+			 DB_NAME_MAX);
+		return EINVAL;
+	}
+	if (password) {
+		size_t n = strnlen(password, DB_PASSWORD_MAX + 1);
+		if (n < DB_PASSWORD_MIN || n > DB_PASSWORD_MAX) {
+			snprintf(err, errcap, "password: %d to %d characters", DB_PASSWORD_MIN,
+				 DB_PASSWORD_MAX);
+			return EINVAL;
+		}
+		for (size_t i = 0; i < n; i++) {
+			unsigned char c = (unsigned char)password[i];
+			if (c < 0x21 || c > 0x7e) {
+				snprintf(err, errcap, "password: printable ASCII characters only, no spaces");
+				return EINVAL;
+			}
+		}
+	}
+	if (vm_pin && !db_pin_valid(vm_pin)) {
+		snprintf(err, errcap, "vm_pin: empty or %d to %d digits", DB_PIN_MIN, DB_PIN_MAX);
+		return EINVAL;
+	}
+	return 0;
+}
+
+static void hex_lower(const uint8_t *in, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+void db_ha1(const char *user, const char *realm, const char *password, char md5_out[33],
+	    char sha256_out[65])
+{
+	struct md5_ctx m;
+	struct sha256_ctx s;
+	uint8_t d[SHA256_DIGEST_SIZE];
+	const char *parts[5] = { user, ":", realm, ":", password };
+
+	md5_init(&m);
+	sha256_init(&s);
+	for (size_t i = 0; i < 5; i++) {
+		size_t n = strlen(parts[i]);
+		md5_update(&m, n, (const uint8_t *)parts[i]);
+		sha256_update(&s, n, (const uint8_t *)parts[i]);
+	}
+	md5_digest(&m, MD5_DIGEST_SIZE, d);
+	hex_lower(d, MD5_DIGEST_SIZE, md5_out);
+	sha256_digest(&s, SHA256_DIGEST_SIZE, d);
+	hex_lower(d, SHA256_DIGEST_SIZE, sha256_out);
+}
+
+int db_number_in_use(sqlite3 *db, const char *number, bool *in_use)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db,
+				    "SELECT 1 FROM extensions WHERE number = ?1"
+				    " UNION ALL SELECT 2 FROM rooms WHERE number = ?1",
+				    -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return db_errno(db, rc);
+	sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	int ret = 0;
+	if (rc == SQLITE_ROW)
+		*in_use = true;
+	else if (rc == SQLITE_DONE)
+		*in_use = false;
+	else
+		ret = db_errno(db, rc);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int db_ext_add(sqlite3 *db, const char *number, const char *name, const char *password,
+	       const char *vm_pin, char *err, size_t errcap)
+{
+	if (!name)
+		name = "";
+	if (!vm_pin)
+		vm_pin = "";
+	if (!number || !password) {
+		snprintf(err, errcap, "%s: missing", !number ? "extension" : "password");
+		return EINVAL;
+	}
+	int ret = db_ext_validate(number, name, password, vm_pin, err, errcap);
+	if (ret != 0)
+		return ret;
+
+	bool owned;
+	ret = db_write_begin(db, &owned);
+	if (ret != 0) {
+		snprintf(err, errcap, "database: %s", sqlite3_errmsg(db));
+		return ret;
+	}
+	sqlite3_stmt *st = NULL;
+	bool used = false;
+	ret = db_number_in_use(db, number, &used);
+	if (ret == 0 && used) {
+		snprintf(err, errcap, "extension: %s is already an extension or a room", number);
+		ret = EEXIST;
+	}
+	char realm[DB_REALM_MAX + 1];
+	if (ret == 0)
+		ret = db_setting_realm(db, realm);
+	if (ret == 0) {
+		char md5[33], sha[65];
+		db_ha1(number, realm, password, md5, sha);
+		int rc = sqlite3_prepare_v2(db,
+					    "INSERT INTO extensions(number, name, ha1_md5, ha1_sha256, vm_pin,"
+					    " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+					    -1, &st, NULL);
+		if (rc == SQLITE_OK) {
+			sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 3, md5, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(st, 4, sha, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(st, 5, vm_pin, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
+			rc = sqlite3_step(st);
+		}
+		if (rc != SQLITE_DONE) {
+			snprintf(err, errcap, "database: %s", sqlite3_errmsg(db));
+			ret = db_errno(db, rc);
+		}
+	} else if (ret != EEXIST) {
+		snprintf(err, errcap, "database: %s", sqlite3_errmsg(db));
+	}
+	sqlite3_finalize(st);
+	return db_write_end(db, owned, ret);
+}
+
+int db_ext_set_password(sqlite3 *db, const char *number, const char *password)
+{
+	char err[128];
+	if (!number || !password || db_ext_validate(number, NULL, password, NULL, err, sizeof err) != 0)
+		return EINVAL;
+	bool owned;
+	int ret = db_write_begin(db, &owned);
+	if (ret != 0)
+		return ret;
+	char realm[DB_REALM_MAX + 1];
+	ret = db_setting_realm(db, realm);
+	sqlite3_stmt *st = NULL;
+	if (ret == 0) {
+		char md5[33], sha[65];
+		db_ha1(number, realm, password, md5, sha);
+		int rc = sqlite3_prepare_v2(db,
+					    "UPDATE extensions SET ha1_md5 = ?2, ha1_sha256 = ?3, updated_at = ?4"
+					    " WHERE number = ?1",
+					    -1, &st, NULL);
+		if (rc == SQLITE_OK) {
+			sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, md5, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(st, 3, sha, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
+			rc = sqlite3_step(st);
+		}
+		if (rc != SQLITE_DONE)
+			ret = db_errno(db, rc);
+		else if (sqlite3_changes(db) == 0)
+			ret = ENOENT;
+	}
+	sqlite3_finalize(st);
+	return db_write_end(db, owned, ret);
+}
+
+int db_ext_update(sqlite3 *db, const char *number, const char *name, const char *vm_pin,
+		  const unsigned *flags, const int *ring_time, char *err, size_t errcap)
+{
+	if (!number) {
+		snprintf(err, errcap, "extension: missing");
+		return EINVAL;
+	}
+	int ret = db_ext_validate(number, name, NULL, vm_pin, err, errcap);
+	if (ret != 0)
+		return ret;
+	if (ring_time && (*ring_time < 1 || *ring_time > 600)) {
+		snprintf(err, errcap, "ring_time: 1 to 600 seconds");
+		return EINVAL;
+	}
+	sqlite3_stmt *st = NULL;
+	/* A NULL parameter keeps the column as it is. */
+	int rc = sqlite3_prepare_v2(db,
+				    "UPDATE extensions SET name = coalesce(?2, name),"
+				    " vm_pin = coalesce(?3, vm_pin), flags = coalesce(?4, flags),"
+				    " ring_time = coalesce(?5, ring_time), updated_at = ?6 WHERE number = ?1",
+				    -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
+		if (name)
+			sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+		if (vm_pin)
+			sqlite3_bind_text(st, 3, vm_pin, -1, SQLITE_STATIC);
+		if (flags)
+			sqlite3_bind_int64(st, 4, (sqlite3_int64)*flags);
+		if (ring_time)
+			sqlite3_bind_int(st, 5, *ring_time);
+		sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
+		rc = sqlite3_step(st);
+	}
+	/* A single statement is its own transaction; IMMEDIATE is not needed
+	 * because it takes the write lock at once. */
+	if (rc != SQLITE_DONE) {
+		ret = db_errno(db, rc);
+		snprintf(err, errcap, "database: %s", sqlite3_errmsg(db));
+	} else if (sqlite3_changes(db) == 0) {
+		ret = ENOENT;
+		snprintf(err, errcap, "extension: %s does not exist", number);
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int db_ext_del(sqlite3 *db, const char *number)
+{
+	if (!db_number_valid(number))
+		return ENOENT;
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, "DELETE FROM extensions WHERE number = ?1", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+	}
+	int ret = 0;
+	if (rc != SQLITE_DONE)
+		ret = db_errno(db, rc);
+	else if (sqlite3_changes(db) == 0)
+		ret = ENOENT;
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+	const char *s = (const char *)sqlite3_column_text(st, i);
+	return s ? s : "";
+}
+
+int db_ext_list(sqlite3 *db, int (*cb)(void *ctx, const struct db_ext *e), void *ctx)
+{
+	sqlite3_stmt *st = NULL;
+	/* Shorter numbers first, so the order is numeric for numbers without
+	 * leading zeros. */
+	int rc = sqlite3_prepare_v2(db,
+				    "SELECT number, name, ha1_md5, ha1_sha256, vm_pin, flags, ring_time,"
+				    " created_at, updated_at FROM extensions ORDER BY length(number), number",
+				    -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return db_errno(db, rc);
+	int ret = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct db_ext e = {
+			.number = col_text(st, 0),
+			.name = col_text(st, 1),
+			.ha1_md5 = col_text(st, 2),
+			.ha1_sha256 = col_text(st, 3),
+			.vm_pin = col_text(st, 4),
+			.flags = (unsigned)sqlite3_column_int64(st, 5),
+			.ring_time = sqlite3_column_int(st, 6),
+			.created_at = sqlite3_column_int64(st, 7),
+			.updated_at = sqlite3_column_int64(st, 8),
+		};
+		ret = cb(ctx, &e);
+		if (ret != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = db_errno(db, rc);
+	sqlite3_finalize(st);
+	return ret;
+}

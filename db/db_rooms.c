@@ -1,0 +1,147 @@
+/*
+ * db_rooms.c: conference rooms. Room numbers share the dial plan with
+ * extensions, so adding either checks the other table (and a trigger in the
+ * schema refuses a collision made behind our back).
+ */
+#include "db.h"
+#include "log.h"
+
+#include <errno.h>
+#include <string.h>
+
+int db_room_validate(const char *number, const char *name, const char *pin, const char *moderator_pin,
+		     unsigned max_participants, char *err, size_t errcap)
+{
+	if (number && !db_number_valid(number)) {
+		snprintf(err, errcap, "room: %d to %d digits", DB_NUMBER_MIN, DB_NUMBER_MAX);
+		return EINVAL;
+	}
+	if (name && !db_name_valid(name)) {
+		snprintf(err, errcap, "name: at most %d characters of UTF-8, no control characters",
+			 DB_NAME_MAX);
+		return EINVAL;
+	}
+	if (pin && !db_pin_valid(pin)) {
+		snprintf(err, errcap, "pin: empty or %d to %d digits", DB_PIN_MIN, DB_PIN_MAX);
+		return EINVAL;
+	}
+	if (moderator_pin && !db_pin_valid(moderator_pin)) {
+		snprintf(err, errcap, "moderator_pin: empty or %d to %d digits", DB_PIN_MIN, DB_PIN_MAX);
+		return EINVAL;
+	}
+	if (pin && moderator_pin && *pin && strcmp(pin, moderator_pin) == 0) {
+		snprintf(err, errcap, "moderator_pin: must differ from pin");
+		return EINVAL;
+	}
+	if (max_participants > DB_ROOM_MAX_PARTICIPANTS) {
+		snprintf(err, errcap, "max participants: 1 to %d", DB_ROOM_MAX_PARTICIPANTS);
+		return EINVAL;
+	}
+	return 0;
+}
+
+int db_room_add(sqlite3 *db, const char *number, const char *name, const char *pin,
+		const char *moderator_pin, unsigned max_participants, char *err, size_t errcap)
+{
+	if (!number) {
+		snprintf(err, errcap, "room: missing");
+		return EINVAL;
+	}
+	if (!name)
+		name = "";
+	if (!pin)
+		pin = "";
+	if (!moderator_pin)
+		moderator_pin = "";
+	if (max_participants == 0)
+		max_participants = 50;
+	int ret = db_room_validate(number, name, pin, moderator_pin, max_participants, err, errcap);
+	if (ret != 0)
+		return ret;
+	bool owned, used = false;
+	ret = db_write_begin(db, &owned);
+	if (ret == 0)
+		ret = db_number_in_use(db, number, &used);
+	if (ret != 0) {
+		snprintf(err, errcap, "database: %s", sqlite3_errmsg(db));
+		return db_write_end(db, owned, ret);
+	}
+	if (used) {
+		snprintf(err, errcap, "room: %s is already an extension or a room", number);
+		return db_write_end(db, owned, EEXIST);
+	}
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db,
+				    "INSERT INTO rooms(number, name, pin, moderator_pin, max_participants)"
+				    " VALUES (?1, ?2, ?3, ?4, ?5)",
+				    -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, pin, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, moderator_pin, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 5, (int)max_participants);
+		rc = sqlite3_step(st);
+	}
+	if (rc != SQLITE_DONE) {
+		snprintf(err, errcap, "database: %s", sqlite3_errmsg(db));
+		ret = db_errno(db, rc);
+	}
+	sqlite3_finalize(st);
+	return db_write_end(db, owned, ret);
+}
+
+int db_room_del(sqlite3 *db, const char *number)
+{
+	if (!db_number_valid(number))
+		return ENOENT;
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, "DELETE FROM rooms WHERE number = ?1", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+	}
+	int ret = 0;
+	if (rc != SQLITE_DONE)
+		ret = db_errno(db, rc);
+	else if (sqlite3_changes(db) == 0)
+		ret = ENOENT;
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+	const char *s = (const char *)sqlite3_column_text(st, i);
+	return s ? s : "";
+}
+
+int db_room_list(sqlite3 *db, int (*cb)(void *ctx, const struct db_room *r), void *ctx)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db,
+				    "SELECT number, name, pin, moderator_pin, max_participants, flags"
+				    " FROM rooms ORDER BY length(number), number",
+				    -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return db_errno(db, rc);
+	int ret = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		sqlite3_int64 maxp = sqlite3_column_int64(st, 4);
+		struct db_room r = {
+			.number = col_text(st, 0),
+			.name = col_text(st, 1),
+			.pin = col_text(st, 2),
+			.moderator_pin = col_text(st, 3),
+			.max_participants = maxp < 0 ? 0 : maxp > UINT32_MAX ? UINT32_MAX : (unsigned)maxp,
+			.flags = (unsigned)sqlite3_column_int64(st, 5),
+		};
+		ret = cb(ctx, &r);
+		if (ret != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = db_errno(db, rc);
+	sqlite3_finalize(st);
+	return ret;
+}
