@@ -73,4 +73,21 @@ static inline int slice_copy(char *dst, size_t cap, struct slice s)
 	return 0;
 }
 
+/* Decimal digits only, no sign, no spaces; false when empty, not all
+ * digits, or above max. */
+static inline bool slice_to_ulong(struct slice s, unsigned long max, unsigned long *out)
+{
+	unsigned long v = 0;
+	if (!s.p || s.len == 0)
+		return false;
+	for (size_t i = 0; i < s.len; i++) {
+		unsigned d = (unsigned)(unsigned char)s.p[i] - '0';
+		if (d > 9 || v > (max - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return true;
+}
+
 #endif

@@ -1,0 +1,37 @@
+/*
+ * core.h: the SIP core thread (DESIGN.md "Threads and ownership").
+ *
+ * It owns the SIP transport, the transactions, the registrar, the digest
+ * nonces, the failed-auth throttle and the current config snapshot, and it
+ * runs the epoll loop until SIGTERM or SIGINT.
+ */
+#ifndef PBX_CORE_H
+#define PBX_CORE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "config.h"
+#include "db.h"
+#include "sip_addr.h"
+
+#define CORE_MAX_LISTEN 8
+
+struct core_opts {
+	const char *db_path;
+	struct sockaddr_storage sip[CORE_MAX_LISTEN];
+	unsigned nsip;
+	bool sip_trace;
+};
+
+struct core;
+
+/* db: the main thread's connection, used here only during start-up to
+ * read the bindings back. cfg: the first snapshot; the core takes it. */
+int core_new(struct core **out, const struct core_opts *o, sqlite3 *db, struct config *cfg);
+/* Run until SIGTERM/SIGINT (blocked in every thread, read by signalfd).
+ * *ready is true while the loop runs (GET /healthz reads it). */
+int core_run(struct core *c, atomic_bool *ready);
+void core_free(struct core *c);
+
+#endif

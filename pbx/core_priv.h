@@ -1,0 +1,75 @@
+/*
+ * core_priv.h: the core's state, shared by the files of the core thread
+ * (core.c: loop and dispatch; core_auth.c: digest checks; core_register.c:
+ * REGISTER and keepalives). Nothing outside the core thread touches it.
+ */
+#ifndef PBX_CORE_PRIV_H
+#define PBX_CORE_PRIV_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "core.h"
+#include "digest.h"
+#include "jobs.h"
+#include "loop.h"
+#include "registrar.h"
+#include "sip_build.h"
+#include "sip_msg.h"
+#include "sip_transport.h"
+#include "sip_txn.h"
+#include "throttle.h"
+#include "timer_heap.h"
+
+#define CORE_RESP_MAX 8192
+
+struct core_stats {
+	uint64_t rx, rx_bad, rx_banned, auth_challenges, auth_failures, auth_ok, registers_ok;
+};
+
+struct core {
+	struct loop loop;
+	struct timer_heap th;
+	struct loop_watch sig_w, cfg_w;
+	int sigfd;
+	struct sip_transport *tp;
+	struct sip_txn_layer *txl;
+	struct registrar *reg;
+	struct digest_nonces *nonces;
+	struct throttle *thr;
+	struct config *cfg;  /* current snapshot (one reference) */
+	struct jobs *jobs;
+	uint64_t now_ms;     /* monotonic, refreshed each loop iteration */
+	char realm[64];
+	struct core_stats st;
+	char resp[CORE_RESP_MAX]; /* scratch for building one response */
+};
+
+/* core.c */
+void core_reply(struct core *c, struct sip_txn *st, const struct sip_msg *req,
+		const struct sip_dest *src, int code, const char *extra_headers);
+/* The common start of a response in c->resp; finish with core_send_built. */
+void core_begin_reply(struct core *c, struct sip_buf *b, const struct sip_msg *req,
+		      const struct sip_dest *src, int code);
+void core_send_built(struct core *c, struct sip_txn *st, const struct sip_msg *req,
+		     const struct sip_dest *src, struct sip_buf *b, int code);
+
+/* core_auth.c */
+/*
+ * Check the request's digest credentials. Returns the extension when they
+ * are right and the authenticated user equals want_user (when not NULL).
+ * Otherwise it has answered (401 challenge, 400, 403) and returns NULL.
+ */
+const struct config_ext *core_auth(struct core *c, struct sip_txn *st, const struct sip_msg *req,
+				   const struct sip_dest *src, struct slice want_user);
+void core_auth_apply_config(struct core *c);
+
+/* core_register.c */
+void core_register(struct core *c, struct sip_txn *st, const struct sip_msg *req,
+		   const struct sip_dest *src);
+int core_register_init(struct core *c, sqlite3 *db);
+void core_register_apply_config(struct core *c);
+/* A client transaction of ours (keepalive OPTIONS) ended. */
+void core_register_txn_done(struct core *c, struct sip_txn *ct, int status);
+
+#endif
