@@ -529,6 +529,8 @@ static bool params_equal(struct slice a, struct slice b)
 		return slice_eq(a, b);
 	p = a.p;
 	while (a.p && param_iter(&p, a.p + a.len, ';', &n, &v)) {
+		/* A repeated name counts with its first value on both sides. */
+		(void)list_get(a, ';', n, &v);
 		bool in_b = list_get(b, ';', n, &w);
 		if (!in_b) {
 			if (is_strict_param(n))
@@ -562,6 +564,7 @@ static bool headers_equal(struct slice a, struct slice b)
 	for (int i = 0; i < 2; i++) {
 		const char *p = lists[i].p, *end = lists[i].p + lists[i].len;
 		while (param_iter(&p, end, '&', &n, &v)) {
+			(void)list_get(lists[i], '&', n, &v);
 			if (!list_get(lists[1 - i], '&', n, &w) || !val_eq(v, w, false))
 				return false;
 		}
