@@ -155,8 +155,9 @@ size_t sip_txn_count(const struct sip_txn_layer *l);
  * absorbed; everything else goes to on_request. Responses: matched to a
  * client transaction by top Via branch and CSeq method and passed on.
  * Returns 0; ENOENT for a response that matches no client transaction
- * (drop it); EBADMSG when the message lacks what matching needs (a top Via,
- * CSeq method, Call-ID; answer a request 400 statelessly); ENOMEM when a
+ * (drop it); EBADMSG when a request lacks what matching needs (a top Via;
+ * without the magic cookie also Call-ID and Request-URI: answer it 400
+ * statelessly) or a matched response has a bad status; ENOMEM when a
  * server transaction could not be created (answer 500 or drop).
  */
 int sip_txn_input(struct sip_txn_layer *l, const struct sip_msg *m, const struct sip_dest *src);

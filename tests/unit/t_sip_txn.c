@@ -343,6 +343,25 @@ static void test_nist_provisional_and_guard(void **state)
 	fx_free(f);
 }
 
+/* A transport error on a response ends the server transaction inside
+ * sip_txn_respond, which reports the error. */
+static void test_server_send_error(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(SIP_TP_TCP);
+	char req[1024];
+	req_text(req, sizeof req, "BYE", "z9hG4bKe1", 2, NULL, "tt1");
+	assert_int_equal(fx_feed(f, req), 0);
+	struct sip_txn *st = f->last_st;
+	f->send_err = ECONNRESET;
+	assert_int_equal(respond(st, 200, "z9hG4bKe1", "BYE"), ECONNRESET);
+	assert_int_equal(f->ngone_server, 1);
+	assert_ptr_equal(f->last_gone, st);
+	assert_int_equal(sip_txn_count(f->l), 0);
+	assert_int_equal(timer_heap_count(&f->th), 0);
+	fx_free(f);
+}
+
 /* ------------------------------------------------------------------ server, INVITE */
 
 static void test_ist_non2xx_ack(void **state)
@@ -948,6 +967,7 @@ int main(int argc, char **argv)
 		UNIT_TEST(test_nist_udp),
 		UNIT_TEST(test_nist_tcp_ends_at_once),
 		UNIT_TEST(test_nist_provisional_and_guard),
+		UNIT_TEST(test_server_send_error),
 		UNIT_TEST(test_ist_non2xx_ack),
 		UNIT_TEST(test_ist_no_ack_timer_h),
 		UNIT_TEST(test_ist_2xx_accepted),
