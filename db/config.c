@@ -142,7 +142,7 @@ static void config_setting(struct config *c, const char *key, const char *value,
 {
 	char err[160];
 	if (db_setting_validate(key, value, err, sizeof err) != 0) {
-		log_warn("config: settings row %.64s: %s; default kept", key, err);
+		log_warn("config: settings row %s; default kept", err);
 		return;
 	}
 	long v = strtol(value, NULL, 10); /* meaningful for the integer keys only */
