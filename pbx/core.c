@@ -97,8 +97,12 @@ static void on_request(void *ctx, struct sip_txn *st, const struct sip_msg *req,
 		return;
 	case SIP_ACK:
 		return; /* an ACK for a 2xx we never sent: nothing to do */
-	case SIP_BYE:
 	case SIP_CANCEL:
+		/* Our INVITEs are answered at once, so a CANCEL either finds one
+		 * already answered (200, no effect: RFC 3261 9.2) or nothing. */
+		core_reply(c, st, req, src, sip_txn_cancel_target(st) ? 200 : 481, NULL);
+		return;
+	case SIP_BYE:
 		core_reply(c, st, req, src, 481, NULL);
 		return;
 	default:
