@@ -185,6 +185,28 @@ int db_write_end(sqlite3 *db, bool owned, int rc)
 	return rc;
 }
 
+int db_step_write(sqlite3 *db, sqlite3_stmt *st)
+{
+	bool owned = sqlite3_get_autocommit(db) != 0;
+	int rc;
+	if (owned && (rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = SQLITE_DONE; /* a RETURNING row: the write happened */
+	if (owned) {
+		/* sqlite3_changes() survives COMMIT, so callers may read it after. */
+		if (rc == SQLITE_DONE) {
+			int c = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+			if (c != SQLITE_OK)
+				rc = c;
+		}
+		if (rc != SQLITE_DONE)
+			db_rollback(db);
+	}
+	return rc;
+}
+
 static int db_user_version(sqlite3 *db, int *out)
 {
 	sqlite3_stmt *st = NULL;
@@ -268,7 +290,7 @@ static int db_ensure_nonce_key(sqlite3 *db, char *err, size_t errcap)
 				-1, &st, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
+		rc = db_step_write(db, st);
 	}
 	sqlite3_finalize(st);
 	memset(hex, 0, sizeof hex);

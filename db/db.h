@@ -64,6 +64,10 @@ void db_rollback(sqlite3 *db);
  * returns rc, or the commit's error. */
 int db_write_begin(sqlite3 *db, bool *owned);
 int db_write_end(sqlite3 *db, bool owned, int rc);
+/* Step one write statement inside BEGIN IMMEDIATE (or the caller's
+ * transaction). Returns SQLite's code: SQLITE_DONE on success, else the
+ * failing step's, BEGIN's or COMMIT's. */
+int db_step_write(sqlite3 *db, sqlite3_stmt *st);
 /* SQLite result code to errno; logs the SQLite message for unexpected ones. */
 int db_errno(sqlite3 *db, int sqlite_rc);
 

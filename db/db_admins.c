@@ -74,7 +74,7 @@ int db_admin_set_password(sqlite3 *db, const char *user, const char *password, c
 		sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL));
-		rc = sqlite3_step(st);
+		rc = db_step_write(db, st);
 	}
 	ret = rc == SQLITE_DONE ? 0 : db_errno(db, rc);
 	if (ret != 0)
@@ -162,7 +162,7 @@ int db_admin_del(sqlite3 *db, const char *user)
 	int rc = sqlite3_prepare_v2(db, "DELETE FROM admins WHERE username = ?1", -1, &st, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
+		rc = db_step_write(db, st);
 	}
 	int ret = 0;
 	if (rc != SQLITE_DONE)

@@ -292,10 +292,8 @@ int db_ext_update(sqlite3 *db, const char *number, const char *name, const char 
 		if (ring_time)
 			sqlite3_bind_int(st, 5, *ring_time);
 		sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
-		rc = sqlite3_step(st);
+		rc = db_step_write(db, st);
 	}
-	/* A single statement is its own transaction; IMMEDIATE is not needed
-	 * because it takes the write lock at once. */
 	if (rc != SQLITE_DONE) {
 		ret = db_errno(db, rc);
 		snprintf(err, errcap, "database: %s", sqlite3_errmsg(db));
@@ -315,7 +313,7 @@ int db_ext_del(sqlite3 *db, const char *number)
 	int rc = sqlite3_prepare_v2(db, "DELETE FROM extensions WHERE number = ?1", -1, &st, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
+		rc = db_step_write(db, st);
 	}
 	int ret = 0;
 	if (rc != SQLITE_DONE)

@@ -46,7 +46,7 @@ int db_location_put(sqlite3 *db, const struct db_binding *b)
 	BIND_STR(11, instance);
 	sqlite3_bind_int(st, 12, b->reg_id);
 #undef BIND_STR
-	rc = sqlite3_step(st);
+	rc = db_step_write(db, st);
 	int ret = rc == SQLITE_DONE ? 0 : db_errno(db, rc);
 	sqlite3_finalize(st);
 	return ret;
@@ -66,7 +66,7 @@ int db_location_del(sqlite3 *db, const char *aor, const char *contact)
 	sqlite3_bind_text(st, 1, aor, -1, SQLITE_STATIC);
 	if (contact)
 		sqlite3_bind_text(st, 2, contact, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
+	rc = db_step_write(db, st);
 	int ret = 0;
 	if (rc != SQLITE_DONE)
 		ret = db_errno(db, rc);

@@ -99,7 +99,7 @@ int db_room_del(sqlite3 *db, const char *number)
 	int rc = sqlite3_prepare_v2(db, "DELETE FROM rooms WHERE number = ?1", -1, &st, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
+		rc = db_step_write(db, st);
 	}
 	int ret = 0;
 	if (rc != SQLITE_DONE)

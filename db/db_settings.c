@@ -165,7 +165,7 @@ int db_setting_set(sqlite3 *db, const char *key, const char *value, char *err, s
 		return db_errno(db, rc);
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
+	rc = db_step_write(db, st);
 	ret = rc == SQLITE_DONE ? 0 : db_errno(db, rc);
 	if (ret != 0)
 		snprintf(err, errcap, "%s: %s", key, sqlite3_errmsg(db));

@@ -9,6 +9,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -736,6 +737,54 @@ static void test_transactions_group(void **state)
 	db_close(db);
 }
 
+/* Two threads, each with its own connection, writing at once: with
+ * BEGIN IMMEDIATE and busy_timeout neither may see EBUSY. */
+struct writer {
+	const char *path;
+	unsigned base;
+	int failures;
+};
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	sqlite3 *db = NULL;
+	char err[256];
+	if (db_open(w->path, &db, err, sizeof err) != 0) {
+		w->failures++;
+		return NULL;
+	}
+	for (unsigned i = 0; i < 100; i++) {
+		char num[16];
+		snprintf(num, sizeof num, "%u", w->base + i);
+		if (db_ext_add(db, num, "", "secret1", "", err, sizeof err) != 0)
+			w->failures++;
+		struct db_binding b = binding(num, "sip:x@192.0.2.9", 1900000000);
+		if (db_location_put(db, &b) != 0)
+			w->failures++;
+	}
+	db_close(db);
+	return NULL;
+}
+
+static void test_concurrent_writers(void **state)
+{
+	(void)state;
+	char path[128];
+	sqlite3 *db = open_fresh(path, sizeof path);
+	struct writer w[2] = { { path, 10000, 0 }, { path, 20000, 0 } };
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, writer_main, &w[i]), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	assert_int_equal(w[0].failures, 0);
+	assert_int_equal(w[1].failures, 0);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM extensions"), 200);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM location"), 200);
+	db_close(db);
+}
+
 static int group_setup(void **state)
 {
 	(void)state;
@@ -751,7 +800,18 @@ static int group_setup(void **state)
 	log_set_level(LOG_ERR);
 	sqlite3 *db = fresh();
 	db_close(db);
-	return 0;
+	/* glibc gives new threads their own malloc arenas, which stay after
+	 * the threads end; make them now for test_concurrent_writers. */
+	char path[128];
+	snprintf(path, sizeof path, "%s/t%u.db", tmpdir, db_seq);
+	struct writer w[2] = { { path, 30000, 0 }, { path, 40000, 0 } };
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		if (pthread_create(&t[i], NULL, writer_main, &w[i]) != 0)
+			return -1;
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	return w[0].failures || w[1].failures ? -1 : 0;
 }
 
 static int group_teardown(void **state)
@@ -790,6 +850,7 @@ int main(int argc, char **argv)
 		UNIT_TEST(test_location),
 		UNIT_TEST(test_admins),
 		UNIT_TEST(test_transactions_group),
+		UNIT_TEST(test_concurrent_writers),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
