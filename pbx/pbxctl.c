@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
@@ -40,6 +41,7 @@ static const char usage_text[] =
 	"  admin passwd USER     new password (at least 8 characters) from stdin or prompted\n"
 	"  admin list\n"
 	"  admin del USER\n"
+	"  reg list              registered contacts: extension, contact, source, transport, seconds left\n"
 	"  setting get KEY\n"
 	"  setting set KEY VALUE\n"
 	"  setting list\n"
@@ -437,6 +439,33 @@ static int count_cb(void *ctx, const struct db_ext *e)
 	return 0;
 }
 
+/* ---- reg ----------------------------------------------------------------------- */
+
+struct reg_list_ctx {
+	int64_t now;
+	unsigned n;
+};
+
+static int reg_list_cb(void *ctx, const struct db_binding *b)
+{
+	struct reg_list_ctx *rl = ctx;
+	rl->n++;
+	printf("%s\t%s\t%s\t%s\t%lld\n", b->aor, b->contact, b->received, b->transport,
+	       (long long)(b->expires_at - rl->now));
+	return 0;
+}
+
+/* What pbxd has written of its bindings (it writes changes within a
+ * fraction of a second). */
+static int cmd_reg(sqlite3 *db, int argc, char **argv)
+{
+	if (argc < 1 || strcmp(argv[0], "list") != 0 || argc != 1)
+		return usage("reg list takes no arguments");
+	struct reg_list_ctx rl = { .now = (int64_t)time(NULL) };
+	int rc = db_location_load(db, rl.now, reg_list_cb, &rl);
+	return rc == 0 ? EXIT_OK : fail("reg list: %s", strerror(rc));
+}
+
 static int cmd_setting(sqlite3 *db, int argc, char **argv)
 {
 	if (argc < 1)
@@ -517,6 +546,8 @@ int main(int argc, char **argv)
 		run = cmd_admin;
 	else if (strcmp(cmd, "setting") == 0)
 		run = cmd_setting;
+	else if (strcmp(cmd, "reg") == 0)
+		run = cmd_reg;
 	else
 		return usage("unknown command");
 
