@@ -212,6 +212,16 @@ const char *sip_method_name(enum sip_method m)
 
 /* ------------------------------------------------------- header names */
 
+/* p[0..n) equals the lower-case literal lc, ASCII case-insensitively. The
+ * names are tokens, so OR-ing 0x20 only folds letters. */
+static inline bool name_is(const char *p, const char *lc, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((p[i] | 0x20) != lc[i])
+			return false;
+	return true;
+}
+
 static enum sip_hdr_id hdr_lookup(const char *p, size_t n)
 {
 	int c;
@@ -219,7 +229,7 @@ static enum sip_hdr_id hdr_lookup(const char *p, size_t n)
 	if (n == 0)
 		return SIP_HDR_OTHER;
 	c = p[0] | 0x20; /* ASCII lower case for letters; others never match */
-#define HDR_IS(s) (strncasecmp(p, (s), n) == 0)
+#define HDR_IS(s) name_is(p, (s), n)
 	switch (n) {
 	case 1:
 		switch (c) {
@@ -345,6 +355,9 @@ const struct sip_hdr *sip_msg_hdr_name(const struct sip_msg *m, struct slice nam
 
 	if (!name.p || name.len == 0)
 		return NULL;
+	/* hdr_lookup expects a token; anything else cannot be a known name. */
+	if (skip_token(name.p, name.p + name.len) != name.p + name.len)
+		return NULL;
 	enum sip_hdr_id id = hdr_lookup(name.p, name.len);
 	if (id != SIP_HDR_OTHER)
 		return sip_msg_hdr(m, id);
@@ -462,6 +475,10 @@ static int split_next(const char **pp, const char *end, struct slice *item, bool
 	*more = false;
 	while (p < end) {
 		char c = *p;
+		if ((unsigned char)c > '>') {
+			p++; /* letters and most URI characters: nothing to do */
+			continue;
+		}
 		if (c == '"') {
 			p = scan_quoted(p, end);
 			if (!p)
