@@ -291,6 +291,8 @@ int core_new(struct core **out, const struct core_opts *o, sqlite3 *db, struct c
 		goto fail;
 	if ((err = core_register_init(c, db)) != 0)
 		goto fail;
+	if ((err = core_live_init(c)) != 0)
+		goto fail;
 	apply_config(c);
 
 	sigset_t set;
@@ -342,6 +344,7 @@ void core_free(struct core *c)
 		loop_del(&c->loop, &c->sig_w);
 		close(c->sigfd);
 	}
+	core_live_free(c);
 	/* The registrar goes first: its removal hooks must not fire into a
 	 * freed jobs queue, and bindings stay stored for the next start. */
 	registrar_free(c->reg);

@@ -34,4 +34,9 @@ int core_new(struct core **out, const struct core_opts *o, sqlite3 *db, struct c
 int core_run(struct core *c, atomic_bool *ready);
 void core_free(struct core *c);
 
+/* How the web admin asks this core for live state (valid until core_free;
+ * stop the HTTP server before freeing the core). */
+struct live_ops;
+void core_live_ops(struct core *c, struct live_ops *ops);
+
 #endif

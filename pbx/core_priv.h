@@ -39,6 +39,7 @@ struct core {
 	struct throttle *thr;
 	struct config *cfg;  /* current snapshot (one reference) */
 	struct jobs *jobs;
+	struct core_live *live; /* queries from the web admin (core_live.c) */
 	uint64_t now_ms;     /* monotonic, refreshed each loop iteration */
 	char realm[64];
 	struct core_stats st;
@@ -63,6 +64,10 @@ void core_send_built(struct core *c, struct sip_txn *st, const struct sip_msg *r
 const struct config_ext *core_auth(struct core *c, struct sip_txn *st, const struct sip_msg *req,
 				   const struct sip_dest *src, struct slice want_user);
 void core_auth_apply_config(struct core *c);
+
+/* core_live.c */
+int core_live_init(struct core *c);
+void core_live_free(struct core *c);
 
 /* core_register.c */
 void core_register(struct core *c, struct sip_txn *st, const struct sip_msg *req,

@@ -33,6 +33,7 @@ struct jobs {
 	pthread_cond_t cond;
 	bool stop;
 	bool kick;
+	bool check_now; /* config_changed: look at the serial at once */
 	char *db_path;
 	int efd;
 	struct pending *pending[PENDING_HASH];
@@ -198,12 +199,15 @@ static void *jobs_main(void *arg)
 				break;
 		}
 		bool stop = j->stop;
+		bool check_now = j->check_now;
 		j->kick = false;
+		j->check_now = false;
 		pthread_mutex_unlock(&j->mu);
 		flush_batch(j, db);
 		struct timespec now;
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec > next.tv_sec || (now.tv_sec == next.tv_sec && now.tv_nsec >= next.tv_nsec)) {
+		if (check_now || now.tv_sec > next.tv_sec ||
+		    (now.tv_sec == next.tv_sec && now.tv_nsec >= next.tv_nsec)) {
 			check_config(j, db);
 			next = now;
 			next.tv_sec += 1;
@@ -254,6 +258,15 @@ void jobs_sync(struct jobs *j)
 	while (j->written_gen < want)
 		if (pthread_cond_timedwait(&j->written, &j->mu, &until) == ETIMEDOUT)
 			break;
+	pthread_mutex_unlock(&j->mu);
+}
+
+void jobs_config_check(struct jobs *j)
+{
+	pthread_mutex_lock(&j->mu);
+	j->check_now = true;
+	j->kick = true;
+	pthread_cond_signal(&j->cond);
 	pthread_mutex_unlock(&j->mu);
 }
 

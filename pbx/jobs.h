@@ -31,6 +31,10 @@ int jobs_config_fd(const struct jobs *j);
  * the reference. */
 struct config *jobs_take_config(struct jobs *j);
 
+/* Something changed SQLite: check the config serial now, not at the next
+ * one-second poll. Never blocks on SQLite. Any thread. */
+void jobs_config_check(struct jobs *j);
+
 /* Wait until everything queued so far is written (tests, shutdown). */
 void jobs_sync(struct jobs *j);
 
