@@ -19,7 +19,9 @@
  *
  * m->buf is the buffer passed in and m->len counts from it, including any
  * CRLF keepalives skipped before the start line: a stream transport
- * consumes exactly m->len bytes.
+ * consumes exactly m->len bytes. After EAGAIN m->len is 0; after EBADMSG
+ * on a datagram it is the whole datagram, on a stream it is 0 unless the
+ * framing was intact (the connection should be closed then anyway).
  *
  * Decisions where RFC 4475 allows either way (the unit tests name them):
  * extra SP in the request line (lwsstart, trws), LWS in the Request-URI
