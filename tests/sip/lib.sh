@@ -243,6 +243,10 @@ contacts() {
 # reg_lines AOR-USER: `pbxctl reg list` lines of that extension
 reg_lines() { ctl reg list 2>/dev/null | awk -F'\t' -v u="$1" '$1 ~ ("(^|:)" u "@") || $1 == u'; }
 reg_count() { reg_lines "$1" | wc -l; }
+# reg_wait USER REGEX N: wait (3 s bound) until reg list shows exactly N bindings of USER matching REGEX
+# (the daemon writes the location table from its jobs thread, a moment after the 200)
+reg_wait() { wait_for "${REG_WAIT_S:-3}" reg_is "$@"; }
+reg_is() { [ "$(reg_lines "$1" | grep -cE -- "$2")" = "$3" ]; }
 
 # options_ok [send_sip options]: an OPTIONS to the PBX is answered 200
 options_ok() {

@@ -113,7 +113,7 @@ else
 	not_ok "baresip 1002 with a wrong password is refused (REGISTER_FAIL)"
 	diag "baresip events:" "$(cat "$WORK/bad/events")" "baresip log:" "$(tail -20 "$WORK/bad/log")"
 fi
-check "reg list shows no binding for 1002" [ "$(reg_count 1002)" = 0 ]
+check "reg list shows no binding for 1002" reg_is 1002 . 0
 
 # /quit unregisters (Expires: 0): the binding disappears
 printf '/quit\n' >"/dev/udp/127.0.0.1/5571"

@@ -21,7 +21,7 @@ check "both the challenge and the 200 came on one TCP connection" [ "$(grep -c '
 out=$(register 1002 pw1002 '<sip:1002@[::1]:6002>' 600 --host ::1)
 is "REGISTER with auth over UDP/IPv6 gets 200" "$(status_of <<<"$out")" 200
 check "... and the 200 lists the IPv6 contact" eval "last_reply <<<\"\$out\" | contacts | grep -qF 'sip:1002@[::1]:6002'"
-check "reg list shows 1002 with the IPv6 contact" eval "reg_lines 1002 | grep -qF '[::1]:6002'"
+check "reg list shows 1002 with the IPv6 contact" reg_wait 1002 '\[::1\]:6002' 1
 check "reg list records ::1 as 1002's source" eval "reg_lines 1002 | cut -f3 | grep -qF '::1'"
 
 out=$(register 1003 pw1003 '<sip:1003@[::1]:6003;transport=tcp>' 600 --host ::1 --transport tcp)
