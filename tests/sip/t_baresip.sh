@@ -116,12 +116,16 @@ fi
 check "reg list shows no binding for 1002" reg_is 1002 . 0
 
 # /quit unregisters (Expires: 0): the binding disappears
-printf '/quit\n' >"/dev/udp/127.0.0.1/5571"
-if wait_for 5 eval "! reg_lines 1001 | grep -q '127.0.0.1:5061'"; then
-	ok "after baresip /quit the binding of 1001 is gone"
+if reg_lines 1001 | grep -q '127.0.0.1:5061'; then
+	printf '/quit\n' >"/dev/udp/127.0.0.1/5571"
+	if wait_for 5 eval "! reg_lines 1001 | grep -q '127.0.0.1:5061'"; then
+		ok "after baresip /quit the binding of 1001 is gone"
+	else
+		not_ok "after baresip /quit the binding of 1001 is gone"
+		diag "reg list:" "$(ctl reg list 2>&1 | head)"
+	fi
 else
-	not_ok "after baresip /quit the binding of 1001 is gone"
-	diag "reg list:" "$(ctl reg list 2>&1 | head)"
+	skip "after baresip /quit the binding of 1001 is gone" "1001 never showed up as registered"
 fi
 check "pbxd still running" pbx_alive
 
