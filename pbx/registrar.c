@@ -106,15 +106,41 @@ static void binding_unlink_free(struct registrar *r, struct reg_binding *b, bool
 
 void registrar_remove(struct registrar *r, struct reg_binding *b) { binding_unlink_free(r, b, true); }
 
+/* Remove every binding of a; a itself is freed with its last binding. */
+static void aor_remove_all(struct registrar *r, struct reg_aor *a, bool notify)
+{
+	if (!a->bindings) {
+		aor_drop_if_empty(r, a);
+		return;
+	}
+	while (a->bindings) {
+		struct reg_binding *b = a->bindings;
+		bool last = b->next == NULL;
+		binding_unlink_free(r, b, notify);
+		if (last)
+			break; /* a was freed with its last binding */
+	}
+}
+
 void registrar_remove_aor(struct registrar *r, const char *aor)
 {
 	struct reg_aor *a = registrar_find(r, aor);
-	while (a && a->bindings) {
-		struct reg_binding *b = a->bindings;
-		bool last = b->next == NULL;
-		binding_unlink_free(r, b, true);
-		if (last)
-			break; /* a was freed with its last binding */
+	if (a)
+		aor_remove_all(r, a, true);
+}
+
+void registrar_prune(struct registrar *r, bool (*keep)(void *ctx, const char *aor), void *ctx)
+{
+	for (size_t i = 0; i < AOR_HASH; i++) {
+		struct reg_aor *a = r->buckets[i];
+		while (a) {
+			/* Removal frees a, so take its successor first. The hooks
+			 * only report; they do not change the registrar. */
+			struct reg_aor *next = a->hnext;
+			if (!keep(ctx, a->aor))
+				aor_remove_all(r, a, true);
+			a = next;
+		}
 	}
 }
 
@@ -143,6 +169,8 @@ static void binding_arm(struct registrar *r, struct reg_binding *b, int64_t now)
 	int64_t left = b->expires_at - now;
 	if (left < 0)
 		left = 0;
+	if (left > (int64_t)UINT32_MAX)
+		left = UINT32_MAX; /* a stored row from far in the future: no overflow below */
 	uint64_t mono = loop_now_ms();
 	timer_start(r->th, &b->expiry, mono + (uint64_t)left * 1000u);
 	if (b->natted && r->lim.keepalive_s && !timer_armed(&b->keepalive))
@@ -211,6 +239,18 @@ static double contact_q(const struct sip_contact *c)
 		return 1.0;
 	double q = strtod(buf, NULL);
 	return q < 0 || q > 1 ? 1.0 : q;
+}
+
+/* +sip.instance and reg-id (RFC 5626); lengths were checked before. */
+static void binding_take_instance(struct reg_binding *b, const struct sip_contact *c)
+{
+	struct slice inst = contact_instance(c);
+	copy_str(b->instance, sizeof b->instance, inst.p ? inst : slice_cstr(""));
+	struct slice rid;
+	unsigned long reg_id = 0;
+	if (sip_param_get(c->na.params, "reg-id", &rid))
+		slice_to_ulong(rid, 1000000, &reg_id);
+	b->reg_id = (int)reg_id;
 }
 
 static void binding_fill(struct reg_binding *b, const struct sip_msg *req, const struct sip_contact *c,
@@ -287,6 +327,8 @@ int registrar_apply(struct registrar *r, const char *aor, const struct sip_msg *
 		if (b) {
 			/* The Contact may be written differently (params): keep the newest text. */
 			copy_str(b->contact, sizeof b->contact, c->na.uri.raw);
+			if (!b->instance[0])
+				binding_take_instance(b, c); /* so a later new Contact URI still matches */
 			binding_fill(b, req, c, src, e, now);
 			binding_arm(r, b, now);
 			if (r->hooks.changed)
@@ -295,30 +337,29 @@ int registrar_apply(struct registrar *r, const char *aor, const struct sip_msg *
 		}
 		if (!a && !(a = aor_get(r, aor)))
 			return 500;
-		if (a->count >= r->lim.max_contacts && a->bindings) {
-			/* Make room: drop the binding closest to expiry. */
+		/* Make room: drop the bindings closest to expiry. A loop, not a
+		 * single drop, so a lowered max_contacts takes effect; bounded by
+		 * the bindings there are. */
+		while (a->count >= r->lim.max_contacts && a->bindings) {
 			struct reg_binding *old = a->bindings;
 			for (struct reg_binding *x = a->bindings; x; x = x->next)
 				if (x->expires_at < old->expires_at)
 					old = x;
 			log_info("registrar: %s has %u contacts, dropping %s", aor, a->count, old->contact);
+			bool last = a->count == 1;
 			binding_unlink_free(r, old, true);
-			if (!(a = aor_get(r, aor)))
+			if (last && !(a = aor_get(r, aor)))
 				return 500;
 		}
 		b = calloc(1, sizeof *b);
-		if (!b)
+		if (!b) {
+			aor_drop_if_empty(r, a); /* never leave an AOR without bindings */
 			return 500;
+		}
 		b->aor = a;
 		b->reg = r;
 		copy_str(b->contact, sizeof b->contact, c->na.uri.raw);
-		struct slice inst = contact_instance(c);
-		copy_str(b->instance, sizeof b->instance, inst.p ? inst : slice_cstr(""));
-		struct slice rid;
-		unsigned long reg_id = 0;
-		if (sip_param_get(c->na.params, "reg-id", &rid))
-			slice_to_ulong(rid, 1000000, &reg_id);
-		b->reg_id = (int)reg_id;
+		binding_take_instance(b, c);
 		binding_fill(b, req, c, src, e, now);
 		timer_init(&b->expiry, binding_expired, b);
 		timer_init(&b->keepalive, binding_keepalive, b);
@@ -340,7 +381,7 @@ int registrar_restore(struct registrar *r, const char *aor, const char *contact,
 		      int reg_id, int64_t now)
 {
 	struct sip_uri u;
-	if (expires_at <= now || strlen(contact) >= REG_CONTACT_MAX || strlen(aor) >= REG_AOR_MAX ||
+	if (expires_at <= now || !aor[0] || strlen(contact) >= REG_CONTACT_MAX || strlen(aor) >= REG_AOR_MAX ||
 	    strlen(call_id) >= REG_CALLID_MAX || sip_uri_parse(&u, slice_cstr(contact)) != 0 || !u.is_sip)
 		return EINVAL;
 	struct reg_aor *a = aor_get(r, aor);
@@ -359,8 +400,10 @@ int registrar_restore(struct registrar *r, const char *aor, const char *contact,
 	snprintf(b->instance, sizeof b->instance, "%s", instance ? instance : "");
 	b->reg_id = reg_id;
 	b->cseq = cseq;
-	b->expires_at = expires_at;
-	b->q = q;
+	/* A row may come from a run with a higher max_expires (or be corrupt):
+	 * clamp it as a REGISTER would be. */
+	b->expires_at = expires_at - now > r->lim.max_expires ? now + r->lim.max_expires : expires_at;
+	b->q = q >= 0 && q <= 1 ? q : 1.0; /* NaN too */
 	b->reach = *reach;
 	/* A TCP connection does not survive our restart; the phone reconnects
 	 * and re-registers, meanwhile UDP-style reachability is all we have. */
@@ -391,16 +434,10 @@ void registrar_free(struct registrar *r)
 	if (!r)
 		return;
 	for (size_t i = 0; i < AOR_HASH; i++) {
-		while (r->buckets[i]) {
-			struct reg_aor *a = r->buckets[i];
-			while (a->bindings) {
-				struct reg_binding *b = a->bindings;
-				bool last = b->next == NULL;
-				binding_unlink_free(r, b, false);
-				if (last)
-					break;
-			}
-		}
+		/* aor_remove_all frees a (also one left without bindings), so
+		 * this loop always advances. */
+		while (r->buckets[i])
+			aor_remove_all(r, r->buckets[i], false);
 	}
 	free(r);
 }

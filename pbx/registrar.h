@@ -63,7 +63,7 @@ struct registrar_hooks {
 
 struct reg_limits {
 	long min_expires, max_expires, default_expires;
-	unsigned max_contacts;      /* per AOR; the oldest binding makes room */
+	unsigned max_contacts;      /* per AOR; the binding closest to expiry makes room */
 	unsigned keepalive_s;       /* 0: no keepalives */
 };
 
@@ -94,6 +94,10 @@ struct reg_aor *registrar_find(struct registrar *r, const char *aor);
 void registrar_remove(struct registrar *r, struct reg_binding *b);
 /* Drop every binding of aor (the extension was deleted). */
 void registrar_remove_aor(struct registrar *r, const char *aor);
+/* Drop every binding of every AOR for which keep(ctx, aor) is false (an
+ * extension was deleted); each removal is reported with REG_REMOVED. keep
+ * is called once per AOR and must not change the registrar. */
+void registrar_prune(struct registrar *r, bool (*keep)(void *ctx, const char *aor), void *ctx);
 size_t registrar_count(const struct registrar *r);
 void registrar_foreach(struct registrar *r, void (*fn)(void *ctx, struct reg_binding *b), void *ctx);
 
