@@ -1,90 +1,530 @@
 /*
- * http.c: libmicrohttpd set-up and the routes that need no session.
+ * http.c: libmicrohttpd set-up and the request pipeline of the web admin.
+ *
+ * A request goes through these steps, in this order, and the first that
+ * fails answers it:
+ *   1. on the first call (headers read, body not yet): the path is split
+ *      and decoded (400 for dot segments or bad escapes, 414 when too long),
+ *      matched against the route table (404, 405 with Allow), the session
+ *      checked (401), the CSRF token (403), the live interface (503), the
+ *      body's type and announced length (415, 413). Failing here answers
+ *      before any of the body is read;
+ *   2. the body is collected up to the route's cap (413 past it);
+ *   3. a JSON body is parsed strictly (400), then the route's handler runs.
+ * Every answer gets the same security headers in http_reply.
+ *
+ * libmicrohttpd does not unescape the path for us (our unescape callback
+ * leaves it raw) so that an escaped "/" inside one segment ("%2F", as in a
+ * banned IPv6 prefix) stays inside that segment.
  */
 #include "http.h"
+#include "api.h"
 
 #include <errno.h>
-#include <microhttpd.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 
+#include "db.h"
 #include "log.h"
 
-struct http_server {
-	struct MHD_Daemon *d;
-	atomic_bool *ready;
-};
+#define HTTP_THREADS 4
+#define HTTP_PEM_MAX (1024 * 1024)
 
-static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status, const char *text)
+static const char csp[] = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/* ---- answering ---------------------------------------------------------------- */
+
+static enum MHD_Result http_reply(struct api_req *r)
 {
-	struct MHD_Response *r =
-		MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
-	if (!r)
+	struct MHD_Response *resp;
+	if (r->resp) {
+		resp = MHD_create_response_from_buffer(r->resp_len, r->resp, MHD_RESPMEM_MUST_FREE);
+		if (resp)
+			r->resp = NULL; /* the response owns it now */
+	} else {
+		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	}
+	if (!resp)
 		return MHD_NO;
-	MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
-	MHD_add_response_header(r, "Cache-Control", "no-store");
-	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-	enum MHD_Result ret = MHD_queue_response(conn, status, r);
-	MHD_destroy_response(r);
+	if (r->resp_type)
+		MHD_add_response_header(resp, "Content-Type", r->resp_type);
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	MHD_add_response_header(resp, "Content-Security-Policy", csp);
+	if (r->location[0])
+		MHD_add_response_header(resp, "Location", r->location);
+	if (r->allow[0])
+		MHD_add_response_header(resp, "Allow", r->allow);
+	if (r->retry_after[0])
+		MHD_add_response_header(resp, "Retry-After", r->retry_after);
+	if (r->set_cookie[0])
+		MHD_add_response_header(resp, "Set-Cookie", r->set_cookie);
+	if (r->disposition[0])
+		MHD_add_response_header(resp, "Content-Disposition", r->disposition);
+	unsigned cls = r->status / 100;
+	if (cls < sizeof r->srv->status_count / sizeof r->srv->status_count[0])
+		atomic_fetch_add(&r->srv->status_count[cls], 1);
+	enum MHD_Result ret = MHD_queue_response(r->conn, r->status, resp);
+	MHD_destroy_response(resp);
 	return ret;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-				  const char *method, const char *version, const char *upload_data,
-				  size_t *upload_data_size, void **req_cls)
+/* ---- step 1: before the body ----------------------------------------------------- */
+
+static void client_ip(struct api_req *r)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	snprintf(r->client_ip, sizeof r->client_ip, "unknown");
+	if (!ci || !ci->client_addr)
+		return;
+	struct sockaddr_storage ss = { 0 };
+	if (ci->client_addr->sa_family == AF_INET) {
+		memcpy(&ss, ci->client_addr, sizeof(struct sockaddr_in));
+	} else if (ci->client_addr->sa_family == AF_INET6) {
+		/* One IPv6 client owns a /64: throttle the prefix. */
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		memcpy(s6, ci->client_addr, sizeof *s6);
+		memset(&s6->sin6_addr.s6_addr[8], 0, 8);
+		s6->sin6_port = 0;
+	} else {
+		return;
+	}
+	char buf[SIP_ADDRSTR_MAX];
+	const char *s = sip_addr_str(&ss, buf, sizeof buf);
+	/* Drop the ":port" suffix: the address alone is the key. */
+	const char *colon = strrchr(s, ':');
+	size_t n = colon ? (size_t)(colon - s) : strlen(s);
+	snprintf(r->client_ip, sizeof r->client_ip, "%.*s", (int)n, s);
+}
+
+/* Split the raw path into decoded segments. 0, or the reply is set. */
+static int split_path(struct api_req *r, const char *url)
+{
+	if (url[0] != '/')
+		return api_error(r, 400, "path", "path: must start with /"), EINVAL;
+	const char *p = url + 1;
+	for (;;) {
+		const char *end = strchr(p, '/');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		if (r->nseg == API_SEGS_MAX)
+			return api_error(r, 404, NULL, "no such resource"), ENOENT;
+		char *seg = malloc(len + 1);
+		if (!seg)
+			return api_error(r, 500, NULL, "out of memory"), ENOMEM;
+		r->segs[r->nseg++] = seg;
+		if (api_pct_decode(p, len, false, seg, len + 1) != 0)
+			return api_error(r, 400, "path", "path: bad %%-escape"), EINVAL;
+		if (strcmp(seg, ".") == 0 || strcmp(seg, "..") == 0 || (len == 1 && p[0] == '.') ||
+		    (len == 2 && p[0] == '.' && p[1] == '.'))
+			return api_error(r, 400, "path", "path: . and .. segments are not allowed"), EINVAL;
+		if (strlen(seg) > API_PARAM_MAX)
+			return api_error(r, 404, NULL, "no such resource"), ENOENT;
+		if (!end)
+			return 0;
+		p = end + 1;
+	}
+}
+
+/* Does the Content-Type header name this media type (parameters ignored)? */
+static bool media_type_is(const char *ct, const char *want)
+{
+	if (!ct)
+		return false;
+	size_t n = strcspn(ct, ";");
+	while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+		n--;
+	return n == strlen(want) && strncasecmp(ct, want, n) == 0;
+}
+
+static void req_begin(struct api_req *r, const char *url)
+{
+	client_ip(r);
+	if (strlen(url) > API_URL_MAX) {
+		api_error(r, 414, NULL, "the URL is longer than %d bytes", API_URL_MAX);
+		return;
+	}
+	if (split_path(r, url) != 0)
+		return;
+	int rc = api_route_match(r->method, r->segs, r->nseg, &r->route, r->params, r->allow, sizeof r->allow);
+	if (rc == ENOENT) {
+		api_error(r, 404, NULL, "no such resource");
+		return;
+	}
+	if (rc != 0) {
+		api_error(r, 405, NULL, "method not allowed; use %s", r->allow);
+		return;
+	}
+	unsigned fl = r->route->flags;
+	if (fl & API_SESSION) {
+		const char *id = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, API_COOKIE);
+		if (!id || api_session_find(r->srv->sessions, id, api_now(), &r->sess) != 0) {
+			api_error(r, 401, NULL, "sign in first");
+			return;
+		}
+		r->have_session = true;
+	}
+	if (fl & API_CSRF) {
+		const char *tok = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-CSRF-Token");
+		if (!api_csrf_ok(&r->sess, tok)) {
+			api_error(r, 403, NULL, "missing or wrong X-CSRF-Token header");
+			return;
+		}
+	}
+	if ((fl & API_LIVE) && !r->srv->live) {
+		api_error(r, 503, NULL, "the phone system is not running");
+		return;
+	}
+	const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
+	const char *te = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Transfer-Encoding");
+	unsigned long long len = 0;
+	if (cl) {
+		char *end;
+		errno = 0;
+		len = strtoull(cl, &end, 10);
+		if (errno || *end || end == cl)
+			len = ULLONG_MAX; /* libmicrohttpd refuses these before us; be safe */
+	}
+	bool has_body = len > 0 || te != NULL;
+	if (!(fl & (API_JSON | API_CSV))) {
+		if (has_body)
+			api_error(r, 400, "body", "this request takes no body");
+		return;
+	}
+	const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
+	const char *want = (fl & API_JSON) ? "application/json" : "text/csv";
+	if (!media_type_is(ct, want)) {
+		api_error(r, 415, NULL, "the body must be %s", want);
+		return;
+	}
+	r->body_max = (fl & API_CSV) ? API_CSV_MAX : API_BODY_MAX;
+	if (len > r->body_max)
+		api_error(r, 413, NULL, "the body is larger than %zu bytes", r->body_max);
+}
+
+/* ---- step 2: the body -------------------------------------------------------------- */
+
+static void req_body(struct api_req *r, const char *data, size_t n)
+{
+	if (r->too_large)
+		return;
+	if (n > r->body_max - r->body_len) {
+		r->too_large = true;
+		if (r->body)
+			explicit_bzero(r->body, r->body_len);
+		free(r->body);
+		r->body = NULL;
+		r->body_len = r->body_cap = 0;
+		return;
+	}
+	if (r->body_len + n + 1 > r->body_cap) {
+		size_t cap = r->body_cap ? r->body_cap : 4096;
+		while (cap < r->body_len + n + 1)
+			cap *= 2;
+		char *b = malloc(cap);
+		if (!b) {
+			r->too_large = true; /* answered as 413: we cannot hold it */
+			return;
+		}
+		if (r->body) {
+			memcpy(b, r->body, r->body_len);
+			explicit_bzero(r->body, r->body_len);
+			free(r->body);
+		}
+		r->body = b;
+		r->body_cap = cap;
+	}
+	memcpy(r->body + r->body_len, data, n);
+	r->body_len += n;
+	r->body[r->body_len] = '\0';
+}
+
+/* ---- step 3: the handler ------------------------------------------------------------ */
+
+static void req_run(struct api_req *r)
+{
+	if (r->too_large) {
+		api_error(r, 413, NULL, "the body is larger than %zu bytes", r->body_max);
+		return;
+	}
+	unsigned fl = r->route->flags;
+	if (fl & API_JSON) {
+		if (r->body_len == 0) {
+			api_error(r, 400, NULL, "a JSON object is required");
+			return;
+		}
+		json_error_t e;
+		r->json = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &e);
+		if (!r->json) {
+			api_error(r, 400, NULL, "invalid JSON at line %d column %d: %s", e.line, e.column, e.text);
+			return;
+		}
+		if (!json_is_object(r->json)) {
+			api_error(r, 400, NULL, "the body must be a JSON object");
+			return;
+		}
+	}
+	int rc = r->route->fn(r);
+	if (rc != 0 || r->status == 0) {
+		if (r->status == 0 || r->status < 400)
+			api_error(r, 500, NULL, "internal error (%s)", strerror(rc ? rc : EIO));
+	}
+	const struct live_ops *live = r->srv->live;
+	if (r->changed && r->status < 300 && live && live->config_changed)
+		live->config_changed(live->ctx);
+	if (fl & API_CSRF)
+		log_info("http: %s %s by %s from %s: %u", r->route->method, r->route->path, r->sess.user,
+			 r->client_ip, r->status);
+}
+
+/* ---- libmicrohttpd callbacks ------------------------------------------------------- */
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+				  const char *version, const char *upload_data, size_t *upload_data_size,
+				  void **req_cls)
 {
 	struct http_server *h = cls;
+	struct api_req *r = *req_cls;
 	(void)version;
-	(void)upload_data;
-	/* First call for a request: nothing to read yet. */
-	if (*req_cls == NULL) {
-		*req_cls = h;
+	if (!r) {
+		if (!(r = calloc(1, sizeof *r)))
+			return MHD_NO;
+		*req_cls = r;
+		r->srv = h;
+		r->conn = conn;
+		r->method = method;
+		req_begin(r, url);
+		if (r->status) {
+			/* Answered before the body: libmicrohttpd then closes the
+			 * connection instead of reading what was sent. */
+			r->early = true;
+			return http_reply(r);
+		}
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		*upload_data_size = 0; /* no route here takes a body */
+		if (!r->early)
+			req_body(r, upload_data, *upload_data_size);
+		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	if (strcmp(url, "/healthz") == 0) {
-		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-			return send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
-		if (atomic_load(h->ready))
-			return send_text(conn, MHD_HTTP_OK, "ok\n");
-		return send_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "starting\n");
-	}
-	return send_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+	if (r->early)
+		return MHD_YES;
+	req_run(r);
+	return http_reply(r);
 }
 
-int http_start(struct http_server **out, const struct sockaddr_storage *addr, atomic_bool *ready)
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+			 enum MHD_RequestTerminationCode toe)
 {
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	struct api_req *r = *req_cls;
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->nseg; i++)
+		free(r->segs[i]);
+	if (r->body) {
+		explicit_bzero(r->body, r->body_len); /* may hold passwords */
+		free(r->body);
+	}
+	json_decref(r->json);
+	free(r->resp);
+	explicit_bzero(&r->sess, sizeof r->sess);
+	free(r);
+	*req_cls = NULL;
+}
+
+/* Leave escapes in place: split_path decodes each segment and api_query
+ * each argument. */
+static size_t unescape_none(void *cls, struct MHD_Connection *c, char *s)
+{
+	(void)cls;
+	(void)c;
+	return strlen(s);
+}
+
+/* ---- routes without a resource file ----------------------------------------------- */
+
+int api_healthz(struct api_req *r)
+{
+	bool up = atomic_load(r->srv->ready);
+	char *t = strdup(up ? "ok\n" : "starting\n");
+	if (!t)
+		return ENOMEM;
+	return api_reply_text(r, up ? 200 : 503, "text/plain; charset=utf-8", t, strlen(t));
+}
+
+int api_metrics(struct api_req *r)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (!f)
+		return ENOMEM;
+	const struct live_ops *live = r->srv->live;
+	if (live && live->registrations) {
+		/* Only the count is wanted; a one-element buffer keeps the core's
+		 * copy well defined. Left out when the core does not answer:
+		 * Prometheus then shows the gap instead of a made-up value. */
+		struct live_binding *one = calloc(1, sizeof *one);
+		size_t n = 0, total = 0;
+		if (one && live->registrations(live->ctx, one, 0, &n, &total) == 0)
+			fprintf(f, "# HELP pbx_registrations Contact bindings registered now.\n"
+				   "# TYPE pbx_registrations gauge\npbx_registrations %zu\n", total);
+		free(one);
+	}
+	fprintf(f, "# HELP pbx_http_sessions Web admin sessions signed in now.\n"
+		   "# TYPE pbx_http_sessions gauge\npbx_http_sessions %zu\n",
+		api_session_count(r->srv->sessions, api_now()));
+	fprintf(f, "# HELP pbx_http_signin_failures_total Failed web admin sign-ins.\n"
+		   "# TYPE pbx_http_signin_failures_total counter\npbx_http_signin_failures_total %llu\n",
+		(unsigned long long)atomic_load(&r->srv->signin_failures));
+	fprintf(f, "# HELP pbx_http_responses_total HTTP responses by status class.\n"
+		   "# TYPE pbx_http_responses_total counter\n");
+	for (unsigned c = 1; c <= 5; c++)
+		fprintf(f, "pbx_http_responses_total{code=\"%uxx\"} %llu\n", c,
+			(unsigned long long)atomic_load(&r->srv->status_count[c]));
+	if (fclose(f) != 0) {
+		free(text);
+		return ENOMEM;
+	}
+	return api_reply_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+}
+
+int api_openapi_get(struct api_req *r)
+{
+	return api_reply_json(r, 200, api_openapi());
+}
+
+/* ---- start and stop ------------------------------------------------------------------ */
+
+static void db_key_close(void *v)
+{
+	db_close(v);
+}
+
+static int read_pem(const char *path, char **out)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		log_err("http: cannot open %s: %s", path, strerror(errno));
+		return EINVAL;
+	}
+	char *buf = malloc(HTTP_PEM_MAX + 1);
+	size_t n = buf ? fread(buf, 1, HTTP_PEM_MAX + 1, f) : 0;
+	fclose(f);
+	if (!buf)
+		return ENOMEM;
+	if (n == 0 || n > HTTP_PEM_MAX) {
+		log_err("http: %s is empty or larger than %d bytes", path, HTTP_PEM_MAX);
+		free(buf);
+		return EINVAL;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	return 0;
+}
+
+static void server_free(struct http_server *h)
+{
+	if (h->d)
+		MHD_stop_daemon(h->d); /* joins the threads: their connections close */
+	if (h->db_key_ok)
+		pthread_key_delete(h->db_key);
+	api_sessions_free(h->sessions);
+	if (h->tls_key) {
+		explicit_bzero(h->tls_key, strlen(h->tls_key));
+		free(h->tls_key);
+	}
+	free(h->tls_cert);
+	free(h->db_path);
+	free(h);
+}
+
+int http_start(struct http_server **out, const struct http_cfg *cfg)
+{
+	*out = NULL;
+	if (!cfg || !cfg->ready || !cfg->db_path || !cfg->tls_cert != !cfg->tls_key)
+		return EINVAL;
+	const struct live_ops *live = cfg->live;
+	if (live && (!live->registrations || !live->bans || !live->ban_lift || !live->config_changed))
+		return EINVAL;
+	if (api_routes_check() != 0)
+		return EINVAL;
 	struct http_server *h = calloc(1, sizeof *h);
 	if (!h)
 		return ENOMEM;
-	h->ready = ready;
+	h->ready = cfg->ready;
+	h->live = live;
+	int rc = ENOMEM;
+	if (!(h->db_path = strdup(cfg->db_path)))
+		goto fail;
+	if (pthread_key_create(&h->db_key, db_key_close) != 0)
+		goto fail;
+	h->db_key_ok = true;
+	if ((rc = api_sessions_new(&h->sessions)) != 0)
+		goto fail;
+
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
-	if (addr->ss_family == AF_INET6)
+	if (cfg->addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	h->d = MHD_start_daemon(flags, sip_addr_port(addr), NULL, NULL, on_request, h,
-				MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)addr,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
-				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)32,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-				MHD_OPTION_END);
-	if (!h->d) {
-		free(h);
-		return EADDRINUSE;
+	struct MHD_OptionItem opts[16];
+	size_t k = 0;
+	opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, (void *)&cfg->addr };
+	opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, HTTP_THREADS, NULL };
+	opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, 256, NULL };
+	opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_PER_IP_CONNECTION_LIMIT, 32, NULL };
+	opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, 30, NULL };
+	opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL };
+	opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL };
+	opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape_none, NULL };
+	if (cfg->tls_cert) {
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+			log_err("http: this libmicrohttpd has no TLS");
+			rc = EINVAL;
+			goto fail;
+		}
+		if ((rc = read_pem(cfg->tls_cert, &h->tls_cert)) != 0 || (rc = read_pem(cfg->tls_key, &h->tls_key)) != 0)
+			goto fail;
+		flags |= MHD_USE_TLS;
+		h->tls = true;
+		opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert };
+		opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key };
 	}
+	opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+
+	h->d = MHD_start_daemon(flags, sip_addr_port(&cfg->addr), NULL, NULL, on_request, h, MHD_OPTION_ARRAY,
+				opts, MHD_OPTION_END);
+	if (!h->d) {
+		rc = EADDRINUSE;
+		goto fail;
+	}
+	const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+	h->port = di ? di->port : sip_addr_port(&cfg->addr);
 	char a[SIP_ADDRSTR_MAX];
-	log_notice("http: listening on %s", sip_addr_str(addr, a, sizeof a));
+	log_notice("http: listening on %s (port %u%s)", sip_addr_str(&cfg->addr, a, sizeof a), h->port,
+		   h->tls ? ", HTTPS" : "");
 	*out = h;
 	return 0;
+fail:
+	server_free(h);
+	return rc;
 }
 
 void http_stop(struct http_server *h)
 {
-	if (!h)
-		return;
-	MHD_stop_daemon(h->d);
-	free(h);
+	if (h)
+		server_free(h);
+}
+
+uint16_t http_port(const struct http_server *h)
+{
+	return h->port;
 }

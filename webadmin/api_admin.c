@@ -1,0 +1,416 @@
+/*
+ * api_admin.c: the smaller resources: settings, administrators,
+ * conference rooms, and the live views asked of the core (registrations,
+ * bans).
+ */
+#include "api.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "log.h"
+
+#define LIVE_REGS_MAX 4096 /* bindings copied for one answer; "total" says how many exist */
+#define LIVE_BANS_MAX 1024
+
+/* ---- settings ----------------------------------------------------------------- */
+
+/* Keys that are never shown nor set over HTTP. */
+static bool setting_secret(const char *key)
+{
+	return strcmp(key, "nonce_key") == 0;
+}
+
+static int settings_collect(void *ctx, const char *key, const char *value)
+{
+	if (!setting_secret(key))
+		json_object_set_new(ctx, key, api_jstr(value));
+	return 0;
+}
+
+int api_settings_get(struct api_req *r)
+{
+	sqlite3 *db;
+	if (api_db(r, &db) != 0)
+		return 0;
+	json_t *o = json_object();
+	int rc = o ? db_setting_list(db, settings_collect, o) : ENOMEM;
+	if (rc != 0) {
+		json_decref(o);
+		return api_error_db(r, rc, NULL);
+	}
+	return api_reply_json(r, 200, o);
+}
+
+int api_settings_patch(struct api_req *r)
+{
+	enum { MAXV = 64 };
+	const char *keys[MAXV];
+	char *vals[MAXV];
+	size_t n = 0;
+	char err[256];
+	const char *key;
+	json_t *val;
+	int ret = 0;
+	if (json_object_size(r->json) == 0)
+		return api_error(r, 400, NULL, "no settings given");
+	if (json_object_size(r->json) > MAXV)
+		return api_error(r, 400, NULL, "at most %d settings at once", MAXV);
+	/* Check everything before writing anything. */
+	json_object_foreach(r->json, key, val) {
+		char k[DB_SETTING_KEY_MAX + 1];
+		snprintf(k, sizeof k, "%s", key);
+		char num[32];
+		const char *v;
+		if (json_is_string(val)) {
+			v = json_string_value(val);
+		} else if (json_is_integer(val)) {
+			snprintf(num, sizeof num, "%lld", (long long)json_integer_value(val));
+			v = num;
+		} else {
+			api_error(r, 400, k, "%s: must be a string or an integer", k);
+			goto out;
+		}
+		if (setting_secret(key)) {
+			api_error(r, 400, k, "%s: cannot be changed here", k);
+			goto out;
+		}
+		if (db_setting_validate(key, v, err, sizeof err) != 0) {
+			/* db_setting_validate names the key first. */
+			api_error(r, 400, k, "%s", err);
+			goto out;
+		}
+		if (!(vals[n] = strdup(v))) {
+			ret = ENOMEM;
+			goto out;
+		}
+		keys[n++] = key;
+	}
+	sqlite3 *db;
+	if (api_db(r, &db) != 0)
+		goto out;
+	int rc = db_begin(db);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = db_setting_set(db, keys[i], vals[i], err, sizeof err);
+	if (rc == 0)
+		rc = db_commit(db);
+	else
+		db_rollback(db);
+	if (rc != 0) {
+		api_error_db(r, rc, err);
+		goto out;
+	}
+	api_changed(r);
+	log_notice("http: %s changed %zu settings", r->sess.user, n);
+	api_settings_get(r);
+out:
+	for (size_t i = 0; i < n; i++)
+		free(vals[i]);
+	return ret;
+}
+
+/* ---- administrators ------------------------------------------------------------ */
+
+struct admin_find {
+	const char *user;
+	bool found;
+};
+
+static int admins_collect(void *ctx, const char *user, int64_t created_at)
+{
+	return json_array_append_new(ctx, json_pack("{s:o, s:I}", "username", api_jstr(user), "created_at",
+						     (json_int_t)created_at)) == 0 ? 0 : ENOMEM;
+}
+
+static int admins_find(void *ctx, const char *user, int64_t created_at)
+{
+	struct admin_find *af = ctx;
+	(void)created_at;
+	if (strcmp(af->user, user) == 0) {
+		af->found = true;
+		return 1;
+	}
+	return 0;
+}
+
+static int admin_exists(sqlite3 *db, const char *user, bool *found)
+{
+	struct admin_find af = { .user = user };
+	int rc = db_admin_list(db, admins_find, &af);
+	*found = af.found;
+	return rc == 1 ? 0 : rc;
+}
+
+int api_admins_list(struct api_req *r)
+{
+	sqlite3 *db;
+	if (api_db(r, &db) != 0)
+		return 0;
+	json_t *a = json_array();
+	int rc = a ? db_admin_list(db, admins_collect, a) : ENOMEM;
+	if (rc != 0) {
+		json_decref(a);
+		return api_error_db(r, rc, NULL);
+	}
+	return api_reply_json(r, 200, json_pack("{s:o}", "items", a));
+}
+
+int api_admins_create(struct api_req *r)
+{
+	const char *user = NULL, *password = NULL;
+	const struct api_field f[] = {
+		{ "username", API_JSTR, true, &user, NULL, NULL },
+		{ "password", API_JSTR, true, &password, NULL, NULL },
+	};
+	if (api_fields(r, f, 2) != 0)
+		return 0;
+	sqlite3 *db;
+	if (api_db(r, &db) != 0)
+		return 0;
+	char err[256] = "";
+	bool found = false;
+	/* One write transaction: the check and the insert cannot be split by
+	 * another writer. */
+	int rc = db_begin(db);
+	if (rc == 0)
+		rc = admin_exists(db, user, &found);
+	if (rc == 0 && found) {
+		db_rollback(db);
+		return api_error(r, 409, "username", "username: %s already exists", user);
+	}
+	if (rc == 0)
+		rc = db_admin_set_password(db, user, password, err, sizeof err);
+	if (rc == 0)
+		rc = db_commit(db);
+	else
+		db_rollback(db);
+	if (rc != 0)
+		return api_error_db(r, rc, err);
+	api_changed(r);
+	log_notice("http: %s created administrator %s", r->sess.user, user);
+	snprintf(r->location, sizeof r->location, "/api/v1/admins/%s", user);
+	return api_reply_json(r, 201, json_pack("{s:s}", "username", user));
+}
+
+int api_admins_delete(struct api_req *r)
+{
+	const char *user = r->params[0];
+	if (strcmp(user, r->sess.user) == 0)
+		return api_error(r, 409, "username", "you cannot delete your own account");
+	sqlite3 *db;
+	if (api_db(r, &db) != 0)
+		return 0;
+	int n = 0;
+	int rc = db_begin(db);
+	if (rc == 0)
+		rc = db_admin_count(db, &n);
+	if (rc == 0 && n <= 1) {
+		db_rollback(db);
+		return api_error(r, 409, "username", "the last administrator cannot be deleted");
+	}
+	if (rc == 0)
+		rc = db_admin_del(db, user);
+	if (rc == 0)
+		rc = db_commit(db);
+	else
+		db_rollback(db);
+	if (rc == ENOENT || rc == EINVAL)
+		return api_error(r, 404, "username", "no administrator %.64s", user);
+	if (rc != 0)
+		return api_error_db(r, rc, NULL);
+	api_changed(r);
+	api_session_end_user(r->srv->sessions, user, NULL);
+	log_notice("http: %s deleted administrator %s", r->sess.user, user);
+	return api_reply_empty(r, 204);
+}
+
+int api_admins_password(struct api_req *r)
+{
+	const char *password = NULL;
+	const struct api_field f[] = {
+		{ "password", API_JSTR, true, &password, NULL, NULL },
+	};
+	if (api_fields(r, f, 1) != 0)
+		return 0;
+	const char *user = r->params[0];
+	sqlite3 *db;
+	if (api_db(r, &db) != 0)
+		return 0;
+	char err[256] = "";
+	bool found = false;
+	int rc = db_begin(db);
+	if (rc == 0)
+		rc = admin_exists(db, user, &found);
+	if (rc == 0 && !found) {
+		db_rollback(db);
+		return api_error(r, 404, "username", "no administrator %.64s", user);
+	}
+	if (rc == 0)
+		rc = db_admin_set_password(db, user, password, err, sizeof err);
+	if (rc == 0)
+		rc = db_commit(db);
+	else
+		db_rollback(db);
+	if (rc != 0)
+		return api_error_db(r, rc, err);
+	/* Whoever signed in with the old password is signed out (except the
+	 * session that made the change). */
+	api_changed(r);
+	api_session_end_user(r->srv->sessions, user, r->sess.id);
+	log_notice("http: %s set the password of administrator %s", r->sess.user, user);
+	return api_reply_empty(r, 204);
+}
+
+/* ---- rooms ---------------------------------------------------------------------- */
+
+static int rooms_collect(void *ctx, const struct db_room *rm)
+{
+	json_t *o = json_pack("{s:o, s:o, s:b, s:b, s:I}", "number", api_jstr(rm->number), "name",
+			      api_jstr(rm->name), "pin_set", rm->pin[0] != '\0', "moderator_pin_set",
+			      rm->moderator_pin[0] != '\0', "max_participants", (json_int_t)rm->max_participants);
+	return json_array_append_new(ctx, o) == 0 ? 0 : ENOMEM;
+}
+
+int api_rooms_list(struct api_req *r)
+{
+	sqlite3 *db;
+	if (api_db(r, &db) != 0)
+		return 0;
+	json_t *a = json_array();
+	int rc = a ? db_room_list(db, rooms_collect, a) : ENOMEM;
+	if (rc != 0) {
+		json_decref(a);
+		return api_error_db(r, rc, NULL);
+	}
+	return api_reply_json(r, 200, json_pack("{s:o}", "items", a));
+}
+
+int api_rooms_create(struct api_req *r)
+{
+	const char *number = NULL, *name = NULL, *pin = NULL, *mpin = NULL;
+	json_int_t maxp = 0;
+	bool has_max = false;
+	const struct api_field f[] = {
+		{ "number", API_JSTR, true, &number, NULL, NULL },
+		{ "name", API_JSTR, false, &name, NULL, NULL },
+		{ "pin", API_JSTR, false, &pin, NULL, NULL },
+		{ "moderator_pin", API_JSTR, false, &mpin, NULL, NULL },
+		{ "max_participants", API_JINT, false, NULL, &maxp, &has_max },
+	};
+	if (api_fields(r, f, sizeof f / sizeof f[0]) != 0)
+		return 0;
+	if (has_max && (maxp < 1 || maxp > DB_ROOM_MAX_PARTICIPANTS))
+		return api_error(r, 400, "max_participants", "max_participants: 1 to %d",
+				 DB_ROOM_MAX_PARTICIPANTS);
+	char err[256] = "";
+	int rc = db_room_validate(number, name, pin, mpin, (unsigned)maxp, err, sizeof err);
+	if (rc != 0)
+		return api_error_db(r, rc, err);
+	sqlite3 *db;
+	if (api_db(r, &db) != 0)
+		return 0;
+	rc = db_room_add(db, number, name, pin, mpin, (unsigned)maxp, err, sizeof err);
+	if (rc != 0)
+		return api_error_db(r, rc, err);
+	api_changed(r);
+	snprintf(r->location, sizeof r->location, "/api/v1/rooms/%s", number);
+	return api_reply_json(r, 201, json_pack("{s:s, s:s}", "number", number, "name", name ? name : ""));
+}
+
+int api_rooms_delete(struct api_req *r)
+{
+	const char *number = r->params[0];
+	if (!db_number_valid(number))
+		return api_error(r, 404, "number", "no room %.*s", DB_NUMBER_MAX + 1, number);
+	sqlite3 *db;
+	if (api_db(r, &db) != 0)
+		return 0;
+	int rc = db_room_del(db, number);
+	if (rc == ENOENT)
+		return api_error(r, 404, "number", "no room %s", number);
+	if (rc != 0)
+		return api_error_db(r, rc, NULL);
+	api_changed(r);
+	return api_reply_empty(r, 204);
+}
+
+/* ---- live views ----------------------------------------------------------------- */
+
+static int live_error(struct api_req *r, int rc)
+{
+	if (rc == ETIMEDOUT)
+		return api_error(r, 503, NULL, "the phone system did not answer in time");
+	return api_error(r, 500, NULL, "the phone system could not answer (%s)", strerror(rc));
+}
+
+/* Fixed-size text from the core: never trust its NUL. */
+static json_t *fixed_str(char *s, size_t cap)
+{
+	s[cap - 1] = '\0';
+	return api_jstr(s);
+}
+#define FSTR(field) fixed_str((field), sizeof(field))
+
+int api_regs_list(struct api_req *r)
+{
+	const struct live_ops *live = r->srv->live;
+	struct live_binding *b = calloc(LIVE_REGS_MAX, sizeof *b);
+	if (!b)
+		return api_error(r, 500, NULL, "out of memory");
+	size_t n = 0, total = 0;
+	int rc = live->registrations(live->ctx, b, LIVE_REGS_MAX, &n, &total);
+	if (rc != 0) {
+		free(b);
+		return live_error(r, rc);
+	}
+	json_t *a = json_array();
+	for (size_t i = 0; i < n && i < LIVE_REGS_MAX; i++)
+		json_array_append_new(a, json_pack("{s:o, s:o, s:o, s:o, s:o, s:I}", "extension", FSTR(b[i].aor),
+						   "contact", FSTR(b[i].contact), "source", FSTR(b[i].source),
+						   "transport", FSTR(b[i].transport), "user_agent",
+						   FSTR(b[i].user_agent), "expires_at", (json_int_t)b[i].expires_at));
+	free(b);
+	return api_reply_json(r, 200, json_pack("{s:o, s:I}", "items", a, "total", (json_int_t)total));
+}
+
+int api_bans_list(struct api_req *r)
+{
+	const struct live_ops *live = r->srv->live;
+	struct live_ban *b = calloc(LIVE_BANS_MAX, sizeof *b);
+	if (!b)
+		return api_error(r, 500, NULL, "out of memory");
+	size_t n = 0;
+	int rc = live->bans(live->ctx, b, LIVE_BANS_MAX, &n);
+	if (rc != 0) {
+		free(b);
+		return live_error(r, rc);
+	}
+	json_t *a = json_array();
+	for (size_t i = 0; i < n && i < LIVE_BANS_MAX; i++)
+		json_array_append_new(a, json_pack("{s:o, s:I, s:I}", "addr", FSTR(b[i].addr), "until",
+						   (json_int_t)b[i].until, "failures", (json_int_t)b[i].failures));
+	free(b);
+	return api_reply_json(r, 200, json_pack("{s:o}", "items", a));
+}
+
+int api_bans_lift(struct api_req *r)
+{
+	const char *addr = r->params[0];
+	size_t len = strlen(addr);
+	if (len == 0 || len >= sizeof ((struct live_ban *)0)->addr ||
+	    strspn(addr, "0123456789abcdefABCDEF.:/") != len)
+		return api_error(r, 400, "addr", "addr: an IPv4 address or an IPv6 /64 prefix as listed");
+	const struct live_ops *live = r->srv->live;
+	int rc = live->ban_lift(live->ctx, addr);
+	if (rc == ENOENT)
+		return api_error(r, 404, "addr", "%s is not banned", addr);
+	if (rc == EINVAL)
+		return api_error(r, 400, "addr", "addr: an IPv4 address or an IPv6 /64 prefix as listed");
+	if (rc != 0)
+		return live_error(r, rc);
+	log_notice("http: %s lifted the ban on %s", r->sess.user, addr);
+	return api_reply_empty(r, 204);
+}
