@@ -251,6 +251,8 @@ struct sdp_neg_media {
 	uint32_t crypto_tag;
 	uint8_t local_key[SDP_SRTP_KEY_LEN];  /* we send with this */
 	uint8_t remote_key[SDP_SRTP_KEY_LEN]; /* they send with this */
+	struct slice remote_lifetime; /* their key's lifetime, absent when none */
+	struct slice remote_mki;      /* their "value:length" MKI, absent when none */
 	size_t offer_index;         /* which m-line of the description */
 };
 

@@ -183,6 +183,8 @@ static int audio_answer(const struct sdp_session *s, const struct sdp_media *m,
 		nm->suite = cr->suite_id;
 		nm->crypto_tag = cr->tag;
 		memcpy(nm->remote_key, cr->key, SDP_SRTP_KEY_LEN);
+		nm->remote_lifetime = cr->lifetime;
+		nm->remote_mki = cr->mki;
 	}
 	remote_fill(s, m, nm);
 	nm->dir = dir_answer(remote_dir(s, m), l->dir);
@@ -435,6 +437,8 @@ int sdp_answer_apply(const struct sdp_offer *st, const struct sdp_session *answe
 			nm->crypto_tag = c->tag;
 			memcpy(nm->local_key, st->key[c->tag - 1], SDP_SRTP_KEY_LEN);
 			memcpy(nm->remote_key, c->key, SDP_SRTP_KEY_LEN);
+			nm->remote_lifetime = c->lifetime;
+			nm->remote_mki = c->mki;
 		} else if (st->proto == SDP_PROTO_RTP_SAVP) {
 			return EPROTO;
 		}
