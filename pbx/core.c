@@ -59,6 +59,40 @@ void core_reply(struct core *c, struct sip_txn *st, const struct sip_msg *req,
 	core_send_built(c, st, req, src, &b, code);
 }
 
+/*
+ * A request too broken for sip_msg_can_reply (no usable Via, CSeq,
+ * Call-ID...) still deserves a 400 when it can be told apart at all: copy
+ * the header lines a response carries as they were written, and send it
+ * to where the datagram came from (RFC 4475 insuf, badinv01, scalar02).
+ */
+static void reply_broken(struct core *c, const struct sip_msg *m, const struct sip_dest *src, int code)
+{
+	struct sip_buf b;
+	sip_buf_init(&b, c->resp, sizeof c->resp);
+	sip_buf_printf(&b, "SIP/2.0 %d %s\r\n", code, sip_reason(code));
+	unsigned copied = 0;
+	for (unsigned i = 0; i < m->nhdrs; i++) {
+		const struct sip_hdr *h = &m->hdrs[i];
+		if (h->id != SIP_HDR_VIA && h->id != SIP_HDR_FROM && h->id != SIP_HDR_TO &&
+		    h->id != SIP_HDR_CALL_ID && h->id != SIP_HDR_CSEQ)
+			continue;
+		sip_buf_slice(&b, h->name);
+		sip_buf_str(&b, ": ");
+		sip_buf_slice(&b, h->value);
+		sip_buf_str(&b, "\r\n");
+		copied++;
+	}
+	if (copied == 0)
+		return; /* nothing would let the sender match it */
+	sip_build_end(&b, NULL, 0);
+	if (!sip_buf_ok(&b))
+		return;
+	struct sip_dest dst = *src;
+	if (m->nvia > 0)
+		sip_response_dest(m, src, &dst);
+	sip_transport_send(c->tp, &dst, b.p, b.len);
+}
+
 /* ---------------------------------------------------------------- methods */
 
 static void handle_options(struct core *c, struct sip_txn *st, const struct sip_msg *req,
@@ -174,8 +208,13 @@ static void on_message(void *ctx, const char *buf, size_t len, const struct sip_
 		c->st.rx_bad++;
 		log_info("sip: unparseable %s from %s (%s)", m.is_request ? "request" : "message",
 			 sip_addr_str(&src->peer, a, sizeof a), err == EPROTONOSUPPORT ? "version" : "syntax");
-		if (m.is_request && m.method_id != SIP_ACK && sip_msg_can_reply(&m))
-			core_reply(c, NULL, &m, src, err == EPROTONOSUPPORT ? 505 : 400, NULL);
+		int code = err == EPROTONOSUPPORT ? 505 : 400;
+		if (m.is_request && m.method_id != SIP_ACK) {
+			if (sip_msg_can_reply(&m))
+				core_reply(c, NULL, &m, src, code, NULL);
+			else
+				reply_broken(c, &m, src, code);
+		}
 		return;
 	}
 	if (m.is_request) {
@@ -220,6 +259,12 @@ static void apply_config(struct core *c)
 	core_register_apply_config(c);
 }
 
+static bool ext_exists(void *ctx, const char *aor)
+{
+	struct core *c = ctx;
+	return config_ext_find(c->cfg, aor, strlen(aor)) != NULL;
+}
+
 static void on_config(struct loop_watch *w, uint32_t events)
 {
 	struct core *c = (struct core *)((char *)w - offsetof(struct core, cfg_w));
@@ -231,6 +276,7 @@ static void on_config(struct loop_watch *w, uint32_t events)
 	c->cfg = n;
 	apply_config(c);
 	/* Bindings of deleted extensions go too: their owner is gone. */
+	registrar_prune(c->reg, ext_exists, c);
 	config_unref(old);
 }
 

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "log.h"
 
@@ -71,6 +72,10 @@ static bool find_creds(struct core *c, const struct sip_msg *req, struct digest_
 	for (unsigned i = 0; i < req->nhdrs; i++) {
 		const struct sip_hdr *h = &req->hdrs[i];
 		if (h->id != SIP_HDR_AUTHORIZATION && h->id != SIP_HDR_PROXY_AUTHORIZATION)
+			continue;
+		/* Another scheme (RFC 4475 regaut01) is not for us: challenge. */
+		if (h->value.len < 7 || strncasecmp(h->value.p, "Digest", 6) != 0 ||
+		    (h->value.p[6] != ' ' && h->value.p[6] != '\t'))
 			continue;
 		struct digest_creds cr;
 		int err = digest_parse(h->value, &cr);

@@ -36,7 +36,7 @@ static void on_binding_changed(void *ctx, const struct reg_binding *b, enum reg_
 	/* A keepalive in flight must not report into a freed binding. */
 	if (b->ka_txn && what == REG_REMOVED)
 		sip_txn_set_user(b->ka_txn, NULL);
-	if (what == REG_REMOVED) {
+	if (what == REG_REMOVED || what == REG_RENAMING) {
 		jobs_location_del(c->jobs, b->aor->aor, b->contact);
 		return;
 	}

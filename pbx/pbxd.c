@@ -27,6 +27,7 @@
 #include "core.h"
 #include "db.h"
 #include "http.h"
+#include "live.h"
 #include "log.h"
 #include "sd_notify.h"
 
@@ -370,8 +371,11 @@ int main(int argc, char **argv)
 		log_err("cannot start the SIP core: %s", strerror(rc));
 		return 1;
 	}
+	struct live_ops live;
+	core_live_ops(core, &live);
+	struct http_cfg hc = { .addr = http_addr, .ready = &ready, .db_path = o.db, .live = &live };
 	struct http_server *http;
-	if ((rc = http_start(&http, &http_addr, &ready)) != 0) {
+	if ((rc = http_start(&http, &hc)) != 0) {
 		log_err("cannot listen for HTTP on %s", o.http_listen);
 		core_free(core);
 		return 1;

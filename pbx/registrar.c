@@ -325,7 +325,10 @@ int registrar_apply(struct registrar *r, const char *aor, const struct sip_msg *
 		if (e == 0)
 			continue;
 		if (b) {
-			/* The Contact may be written differently (params): keep the newest text. */
+			/* The Contact may be written differently (params): keep the newest
+			 * text, and let the owner forget what it stored under the old one. */
+			if (!slice_eq_cstr(c->na.uri.raw, b->contact) && r->hooks.changed)
+				r->hooks.changed(r->ctx, b, REG_RENAMING);
 			copy_str(b->contact, sizeof b->contact, c->na.uri.raw);
 			if (!b->instance[0])
 				binding_take_instance(b, c); /* so a later new Contact URI still matches */

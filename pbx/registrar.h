@@ -51,7 +51,9 @@ struct reg_aor {
 	unsigned count;
 };
 
-enum reg_change { REG_ADDED, REG_UPDATED, REG_REMOVED };
+/* REG_RENAMING: the binding keeps living but its Contact text is about to
+ * change (b->contact still holds the old text); REG_UPDATED follows. */
+enum reg_change { REG_ADDED, REG_UPDATED, REG_REMOVED, REG_RENAMING };
 
 struct registrar_hooks {
 	/* A binding was added, refreshed or is about to be removed (then it is

@@ -231,9 +231,13 @@ static void test_refresh_same_contact(void **state)
 			     "Contact: <sip:100@phone.example:5060;transport=UDP;ob>\r\nExpires: 900\r\n"),
 			 200);
 	assert_int_equal(registrar_count(f.r), 1);
-	assert_int_equal(f.nev, 2);
+	/* The text changed: the old text is announced (so its stored row goes), then the update. */
+	assert_int_equal(f.nev, 3);
 	assert_int_equal(f.ev[0].what, REG_ADDED);
-	assert_int_equal(f.ev[1].what, REG_UPDATED);
+	assert_int_equal(f.ev[1].what, REG_RENAMING);
+	assert_string_equal(f.ev[1].contact, "sip:100@Phone.Example:5060;ob;transport=udp");
+	assert_true(f.ev[1].still_listed);
+	assert_int_equal(f.ev[2].what, REG_UPDATED);
 	struct reg_binding *b = registrar_find(f.r, "100")->bindings;
 	assert_int_equal(b->cseq, 2);
 	assert_int_equal(b->expires_at, NOW + 900);
@@ -242,7 +246,7 @@ static void test_refresh_same_contact(void **state)
 	assert_int_equal(reg(&f, "c1@x", 3, "Contact: <sip:100@phone.example:5061;transport=udp;ob>\r\n"),
 			 200);
 	assert_int_equal(registrar_count(f.r), 2);
-	assert_int_equal(f.ev[2].what, REG_ADDED);
+	assert_int_equal(f.ev[3].what, REG_ADDED);
 	fx_done(&f);
 }
 
@@ -568,8 +572,10 @@ static void test_instance(void **state)
 			     "Contact: <sip:100@192.0.2.10:5099;ob>;+sip.instance=\"<urn:uuid:0001>\";reg-id=1\r\n"),
 			 200);
 	assert_int_equal(registrar_count(f.r), 1);
-	assert_int_equal(f.nev, 2);
-	assert_int_equal(f.ev[1].what, REG_UPDATED);
+	assert_int_equal(f.nev, 3);
+	assert_int_equal(f.ev[1].what, REG_RENAMING);
+	assert_string_equal(f.ev[1].contact, "sip:100@192.0.2.10:5060;ob");
+	assert_int_equal(f.ev[2].what, REG_UPDATED);
 	b = registrar_find(f.r, "100")->bindings;
 	assert_string_equal(b->contact, "sip:100@192.0.2.10:5099;ob");
 	assert_string_equal(b->call_id, "b@x");
@@ -578,7 +584,7 @@ static void test_instance(void **state)
 			     "Contact: <sip:100@192.0.2.10:5099;ob>;+sip.instance=\"<urn:uuid:0002>\"\r\n"),
 			 200);
 	assert_int_equal(registrar_count(f.r), 2);
-	assert_int_equal(f.ev[2].what, REG_ADDED);
+	assert_int_equal(f.ev[3].what, REG_ADDED);
 	/* Expires: 0 by instance removes that one only. */
 	assert_int_equal(reg(&f, "b@x", 2,
 			     "Contact: <sip:100@192.0.2.10:7777;ob>;+sip.instance=\"<urn:uuid:0001>\"\r\n"
