@@ -362,7 +362,8 @@ static int parse_rtcp(struct slice v, struct sdp_media *m)
 	return conn_parse(nt, at, addr, false, &m->rtcp_conn);
 }
 
-static const char b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64_alphabet[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /* Exactly SDP_SRTP_KEY_LEN bytes: 40 characters, no padding needed or allowed. */
 static bool key_decode(struct slice b64, uint8_t out[SDP_SRTP_KEY_LEN])

@@ -197,18 +197,18 @@ const char *sdp_dir_name(enum sdp_dir d); /* "sendrecv" for SDP_DIR_UNSET */
 struct sdp_local {
 	enum sdp_codec codecs[SDP_MAX_CODECS]; /* audio codecs we do, most preferred first; no TEL_EVENT */
 	size_t ncodecs;
-	bool local_order;           /* answer with our most preferred offered codec instead of the offerer's first */
+	bool local_order;           /* answer with our most preferred offered codec, not their first */
 	bool dtmf;                  /* telephone-event wanted */
 	enum sdp_srtp_policy srtp;
 	const char *addr;           /* our media address, a numeric IPv4 or IPv6 literal */
 	uint16_t audio_port;        /* our RTP port for audio */
 	uint16_t video_port;        /* our RTP port for relayed video, 0: reject video */
-	const struct sdp_media *video_peer; /* the other leg's video m-line: only codecs it has are accepted */
+	const struct sdp_media *video_peer; /* other leg's video m-line: only its codecs are taken */
 	enum sdp_dir dir;           /* what we can do (SDP_DIR_SENDONLY when we hold); UNSET = sendrecv */
 	uint32_t ptime;             /* a=ptime we ask for, 0: none */
 	bool rtcp_mux;              /* we accept/offer a=rtcp-mux */
 	const char *opus_fmtp;      /* our a=fmtp for opus, NULL: none */
-	const uint8_t *srtp_key;    /* SDP_SRTP_KEY_LEN random bytes for our key, NULL: drawn with gnutls_rnd */
+	const uint8_t *srtp_key;    /* SDP_SRTP_KEY_LEN random bytes, NULL: drawn with gnutls_rnd */
 };
 
 /* The o= line state a leg keeps for the whole dialog (RFC 3264 8: the
@@ -234,7 +234,7 @@ struct sdp_neg_media {
 	bool dtmf;                  /* telephone-event agreed */
 	uint8_t dtmf_pt;
 	uint32_t dtmf_clock;
-	/* video pass-through: the formats accepted, indexes into the offer's m-line */
+	/* video pass-through: the formats accepted, indexes into the remote description's m-line */
 	size_t nvideo;
 	uint8_t video_fmt[SDP_MAX_FMT];
 	enum sdp_dir dir;           /* our direction (as we answered, or as the answer implies for us) */
@@ -333,8 +333,8 @@ void sdp_video_match(const struct sdp_session *a, const struct sdp_session *b,
  * formats, our address, direction and keys. Advances o's version. Returns 0,
  * EINVAL or ENOSPC.
  */
-int sdp_answer_write(struct sip_buf *buf, const struct sdp_session *offer, const struct sdp_neg *neg,
-		     const struct sdp_local *local, struct sdp_origin *o);
+int sdp_answer_write(struct sip_buf *buf, const struct sdp_session *offer,
+		     const struct sdp_neg *neg, const struct sdp_local *local, struct sdp_origin *o);
 
 /* Session part (v, o, s, c, t) shared by offers and answers; advances o's
  * version. */
@@ -344,6 +344,9 @@ void sdp_write_session(struct sip_buf *buf, const char *addr, struct sdp_origin 
  * (pass-through): all of them, or the n listed by index in idx. */
 void sdp_write_fmt_attrs(struct sip_buf *buf, const struct sdp_media *m, const uint8_t *idx,
 			 size_t n);
+
+/* Whether addr is a numeric IPv4 or IPv6 literal, what sdp_local.addr must be. */
+bool sdp_addr_valid(const char *addr);
 
 /* base64 of SDP_SRTP_KEY_LEN bytes: 40 characters and a NUL. */
 void sdp_key_b64(const uint8_t key[SDP_SRTP_KEY_LEN], char out[41]);

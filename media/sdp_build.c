@@ -8,9 +8,16 @@
  */
 #include "sdp.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+
+bool sdp_addr_valid(const char *addr)
+{
+	unsigned char bin[16];
+	return addr && (inet_pton(AF_INET, addr, bin) == 1 || inet_pton(AF_INET6, addr, bin) == 1);
+}
 
 void sdp_write_session(struct sip_buf *buf, const char *addr, struct sdp_origin *o)
 {
@@ -134,11 +141,11 @@ static void write_video(struct sip_buf *buf, const struct sdp_media *m,
 	sip_buf_printf(buf, "a=%s\r\n", sdp_dir_name(nm->dir));
 }
 
-int sdp_answer_write(struct sip_buf *buf, const struct sdp_session *offer, const struct sdp_neg *neg,
-		     const struct sdp_local *local, struct sdp_origin *o)
+int sdp_answer_write(struct sip_buf *buf, const struct sdp_session *offer,
+		     const struct sdp_neg *neg, const struct sdp_local *local, struct sdp_origin *o)
 {
-	if (!buf || !offer || !neg || !local || !local->addr || !o || neg->nmedia != offer->nmedia ||
-	    neg->nmedia > SDP_MAX_MEDIA)
+	if (!buf || !offer || !neg || !local || !sdp_addr_valid(local->addr) || !o ||
+	    neg->nmedia != offer->nmedia || neg->nmedia > SDP_MAX_MEDIA)
 		return EINVAL;
 	sdp_write_session(buf, local->addr, o);
 	for (size_t i = 0; i < offer->nmedia; i++) {

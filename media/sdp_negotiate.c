@@ -222,7 +222,7 @@ static bool video_answer(const struct sdp_session *s, const struct sdp_media *m,
 
 static bool local_ok(const struct sdp_local *l)
 {
-	return l && l->addr && l->ncodecs <= SDP_MAX_CODECS && l->audio_port != 0 &&
+	return l && sdp_addr_valid(l->addr) && l->ncodecs <= SDP_MAX_CODECS && l->audio_port != 0 &&
 	       (unsigned)l->srtp <= SDP_SRTP_REQUIRED && (unsigned)l->dir <= SDP_DIR_UNSET;
 }
 

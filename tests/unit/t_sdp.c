@@ -246,7 +246,8 @@ static void test_parse_baresip(void **state)
 	assert_int_equal(m->attr[10].kind, SDP_ATTR_PTIME);
 
 	/* Zero copy: the slices point into the body. */
-	assert_true(m->fmt[0].enc.p > baresip_offer && m->fmt[0].enc.p < baresip_offer + sizeof(baresip_offer));
+	assert_true(m->fmt[0].enc.p > baresip_offer &&
+		    m->fmt[0].enc.p < baresip_offer + sizeof(baresip_offer));
 	free(s);
 }
 
