@@ -477,20 +477,35 @@ void jb_get(struct jb *jb, struct jb_frame *out)
 		jb->play_ts += jb->frame_ts;
 		return;
 	}
-	if (h) {
-		jb->empty_ticks = 0;
-		if (jb->count > jb->mask && h->seq == jb->next_seq) {
-			/* full, and the oldest packet is still far ahead: a gap the
-			 * buffer cannot wait out; play from it next tick */
+	if (h && h->seq == jb->next_seq) {
+		/* In sequence but not due: the timestamps jumped while the
+		 * sequence numbers did not, so the sender paused (or jumped
+		 * its clock). */
+		int64_t ahead = ts_diff(jb->play_ts, h->ts);
+		if (jb->empty_ticks) {
+			/* after an underrun: the ticks held for a late packet were
+			 * really the sender's silence. Start this talkspurt afresh
+			 * with the target delay instead of keeping the held time
+			 * as extra delay. */
+			jb->empty_ticks = 0;
+			jb->playing = false;
+			jb->wait_ticks = 1; /* this tick is the first one waited */
+			jb->play_ts = h->ts;
+			return;
+		}
+		if (ahead > (int64_t)jb->max_ts + jb->frame_ts || jb->count > jb->mask) {
+			/* further ahead than any delay we keep, or the buffer is
+			 * full: a gap not worth waiting out; play it next tick */
 			jb->play_ts = h->ts;
 			return;
 		}
 		jb->play_ts += jb->frame_ts;
-		if (h->seq == jb->next_seq) {
-			/* timestamps jump, sequence numbers do not: the sender
-			 * is silent */
-			return;
-		}
+		return;
+	}
+	if (h) {
+		/* packets are missing before the next one held: conceal */
+		jb->empty_ticks = 0;
+		jb->play_ts += jb->frame_ts;
 		out->status = JB_LOST;
 		jb->st.concealed++;
 		return;

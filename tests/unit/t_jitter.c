@@ -306,6 +306,29 @@ static void test_sender_silence(void **state)
 	assert_int_equal(st.late, 0);
 	jb_free(jb);
 
+	/* a short pause (100 ms, shorter than the max delay): the ticks held
+	 * for a possibly late packet must not stay on as extra delay; the
+	 * next talkspurt starts with the target delay again */
+	jb = mk(8000, 0);
+	stream(p, 40, 100, 0, 160, 0, NULL);
+	for (unsigned i = 20; i < 40; i++) {
+		p[i].ts += 800;
+		p[i].at += 100;
+	}
+	run(jb, p, 40, 0, 120, r, NULL);
+	unsigned first_tick = 0, resumed = 0;
+	for (unsigned k = 0; k < 120; k++) {
+		if (r[k].status == JB_FRAME && r[k].seq == 100)
+			first_tick = k;
+		if (r[k].status == JB_FRAME && r[k].seq == 120)
+			resumed = k;
+	}
+	/* seq 100 arrives at 0 ms and plays at tick 1 (30 ms); seq 120
+	 * arrives at 500 ms and must play as soon: tick 25 or 26 */
+	assert_int_equal(first_tick, 1);
+	assert_in_range(resumed, 25, 26);
+	jb_free(jb);
+
 	/* the same with the buffer still holding packets through the gap (a
 	 * large delay): no LOST at all, only SILENCE between the frames */
 	struct jb_cfg c = { .clock_rate = 8000, .min_delay_ms = 200, .max_delay_ms = 400 };
@@ -458,6 +481,38 @@ static void test_overflow_bound(void **state)
 	assert_int_equal(jb_new(&jb, &c), EINVAL);
 }
 
+static void test_timestamp_jump_full_buffer(void **state)
+{
+	(void)state;
+	struct jb *jb = mk(8000, 16);
+	struct pkt p[100];
+	struct res r[150];
+	/* the sender jumps its timestamps 5 s ahead without pausing: waiting
+	 * 5 s for the timeline would overflow the buffer, so once it is full
+	 * playout moves to the oldest packet */
+	stream(p, 100, 0, 0, 160, 0, NULL);
+	for (unsigned i = 20; i < 100; i++)
+		p[i].ts += 40000;
+	run(jb, p, 100, 0, 150, r, NULL);
+	unsigned k = 0, frames = 0;
+	while (k < 150 && frames < 20)
+		frames += r[k++].status == JB_FRAME;
+	unsigned gap = 0;
+	while (k < 150 && r[k].status != JB_FRAME) {
+		gap++;
+		k++;
+	}
+	assert_true(gap <= 20);
+	frames = 0;
+	for (k = 0; k < 150; k++)
+		frames += r[k].status == JB_FRAME;
+	assert_true(frames >= 90);
+	struct jb_stats st;
+	jb_get_stats(jb, &st);
+	assert_int_equal(st.resyncs, 0);
+	jb_free(jb);
+}
+
 static void test_resync(void **state)
 {
 	(void)state;
@@ -495,6 +550,7 @@ int main(void)
 		UNIT_TEST(test_sender_silence),
 		UNIT_TEST(test_grow_and_shrink),
 		UNIT_TEST(test_overflow_bound),
+		UNIT_TEST(test_timestamp_jump_full_buffer),
 		UNIT_TEST(test_resync),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
