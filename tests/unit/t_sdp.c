@@ -967,6 +967,56 @@ static void test_answer_shape(void **state)
 	free(s);
 }
 
+/* RFC 4317 3.1 (hold and unhold by re-offer) and 4.1 (audio with
+ * telephone-event), answered by us on one dialog: the o= version goes up
+ * with each answer, the session id stays. */
+static void test_rfc4317_hold_dtmf(void **state)
+{
+	(void)state;
+	static const char *offers[] = {
+		"v=0\r\no=alice 2890844526 2890844526 IN IP4 host.atlanta.example.com\r\ns=\r\n"
+		"c=IN IP4 host.atlanta.example.com\r\nt=0 0\r\n"
+		"m=audio 49170 RTP/AVP 0 97\r\na=rtpmap:0 PCMU/8000\r\n"
+		"a=rtpmap:97 telephone-event/8000\r\n",
+		"v=0\r\no=alice 2890844526 2890844527 IN IP4 host.atlanta.example.com\r\ns=\r\n"
+		"c=IN IP4 host.atlanta.example.com\r\nt=0 0\r\n"
+		"m=audio 49170 RTP/AVP 0 97\r\na=rtpmap:0 PCMU/8000\r\n"
+		"a=rtpmap:97 telephone-event/8000\r\na=sendonly\r\n",
+		"v=0\r\no=alice 2890844526 2890844528 IN IP4 host.atlanta.example.com\r\ns=\r\n"
+		"c=IN IP4 host.atlanta.example.com\r\nt=0 0\r\n"
+		"m=audio 49170 RTP/AVP 0 97\r\na=rtpmap:0 PCMU/8000\r\n"
+		"a=rtpmap:97 telephone-event/8000\r\n",
+	};
+	static const char *dirs[] = { "sendrecv", "recvonly", "sendrecv" };
+	struct sdp_local l = local_default();
+	l.ptime = 0;
+	struct sdp_origin o;
+	assert_int_equal(sdp_origin_init(&o, 2890844730), 0);
+	for (size_t i = 0; i < 3; i++) {
+		struct sdp_session *s = parse_ok(offers[i]);
+		struct sdp_neg neg;
+		assert_int_equal(sdp_answer_make(s, &l, &neg), 0);
+		assert_int_equal(neg.media[0].remote_hold, i == 1);
+		assert_false(neg.media[0].remote_conn.numeric);
+		char text[1024], expect[1024];
+		struct sip_buf b;
+		sip_buf_init(&b, text, sizeof(text) - 1);
+		assert_int_equal(sdp_answer_write(&b, s, &neg, &l, &o), 0);
+		text[b.len] = '\0';
+		snprintf(expect, sizeof(expect),
+			 "v=0\r\no=pbx 2890844730 %zu IN IP4 203.0.113.5\r\ns=pbx\r\n"
+			 "c=IN IP4 203.0.113.5\r\nt=0 0\r\n"
+			 "m=audio 40000 RTP/AVP 0 97\r\n"
+			 "a=rtpmap:0 PCMU/8000\r\n"
+			 "a=rtpmap:97 telephone-event/8000\r\n"
+			 "a=fmtp:97 0-16\r\n"
+			 "a=%s\r\n",
+			 (size_t)2890844730 + i, dirs[i]);
+		assert_string_equal(text, expect);
+		free(s);
+	}
+}
+
 /* ---- our offers ---- */
 
 static void test_origin(void **state)
@@ -1245,6 +1295,7 @@ int main(void)
 		UNIT_TEST(test_answer_hold),
 		UNIT_TEST(test_answer_video),
 		UNIT_TEST(test_answer_shape),
+		UNIT_TEST(test_rfc4317_hold_dtmf),
 		UNIT_TEST(test_origin),
 		UNIT_TEST(test_offer),
 		UNIT_TEST(test_round_trip),
