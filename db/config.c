@@ -125,6 +125,7 @@ static void config_defaults(struct config *c)
 	c->ban_allow[0] = '\0';
 	c->keepalive_interval = 30;
 	c->max_contacts = 10;
+	snprintf(c->auth_algorithms, sizeof c->auth_algorithms, "MD5,SHA-256");
 }
 
 static int hexval(char ch)
@@ -168,6 +169,8 @@ static void config_setting(struct config *c, const char *key, const char *value,
 		c->keepalive_interval = (unsigned)v;
 	else if (strcmp(key, "max_contacts") == 0)
 		c->max_contacts = (unsigned)v;
+	else if (strcmp(key, "auth_algorithms") == 0)
+		snprintf(c->auth_algorithms, sizeof c->auth_algorithms, "%s", value);
 	else if (strcmp(key, "nonce_key") == 0) {
 		for (size_t i = 0; i < sizeof c->nonce_key; i++)
 			c->nonce_key[i] = (uint8_t)(hexval(value[2 * i]) << 4 | hexval(value[2 * i + 1]));

@@ -56,6 +56,7 @@ struct config {
 	char ban_allow[512];      /* trusted networks, comma separated; "" = none */
 	unsigned keepalive_interval; /* seconds between pings to NATed phones; 0 = off */
 	unsigned max_contacts;    /* bindings per extension */
+	char auth_algorithms[16]; /* digest challenges offered, in order: "MD5,SHA-256" ... */
 	uint8_t nonce_key[32];    /* secret for stateless nonces */
 	int64_t serial;           /* config_serial this snapshot was built from */
 

@@ -37,7 +37,7 @@ static const char migration_1[] =
 	" ('sip_realm', 'pbx'), ('reg_min_expires', '60'), ('reg_max_expires', '3600'),"
 	" ('reg_default_expires', '3600'), ('auth_nonce_lifetime', '300'),"
 	" ('ban_limit', '10'), ('ban_window', '60'), ('ban_time', '300'), ('ban_allow', ''),"
-	" ('keepalive_interval', '30'), ('max_contacts', '10');"
+	" ('keepalive_interval', '30'), ('max_contacts', '10'), ('auth_algorithms', 'MD5,SHA-256');"
 
 	"CREATE TABLE extensions("
 	" number TEXT PRIMARY KEY CHECK(length(number) BETWEEN 2 AND 15 AND number NOT GLOB '*[^0-9]*'),"

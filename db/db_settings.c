@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum setting_kind { SET_INT, SET_REALM, SET_NETS, SET_HEX32 };
+enum setting_kind { SET_INT, SET_REALM, SET_NETS, SET_HEX32, SET_ALGS };
 
 static const struct setting_rule {
 	const char *key;
@@ -29,6 +29,7 @@ static const struct setting_rule {
 	{ "ban_window", SET_INT, 1, 86400 },
 	{ "ban_time", SET_INT, 0, 604800 },
 	{ "ban_allow", SET_NETS, 0, 0 },
+	{ "auth_algorithms", SET_ALGS, 0, 0 },
 	{ "keepalive_interval", SET_INT, 0, 3600 },
 	{ "max_contacts", SET_INT, 1, 100 },
 	{ "nonce_key", SET_HEX32, 0, 0 },
@@ -104,6 +105,14 @@ int db_setting_validate(const char *key, const char *value, char *err, size_t er
 		if (vlen > 511 || strspn(value, "0123456789abcdefABCDEF.:/, ") != vlen) {
 			snprintf(err, errcap, "%s: addresses or networks (a.b.c.d/n, v6/n) separated by commas, "
 				 "at most 511 characters", key);
+			return EINVAL;
+		}
+		return 0;
+	case SET_ALGS:
+		if (strcmp(value, "MD5,SHA-256") != 0 && strcmp(value, "SHA-256,MD5") != 0 &&
+		    strcmp(value, "MD5") != 0 && strcmp(value, "SHA-256") != 0) {
+			snprintf(err, errcap, "%s: MD5,SHA-256 or SHA-256,MD5 or MD5 or SHA-256 "
+				 "(the challenges offered, in order)", key);
 			return EINVAL;
 		}
 		return 0;

@@ -37,17 +37,22 @@ static void challenge(struct core *c, struct sip_txn *st, const struct sip_msg *
 		return;
 	}
 	core_begin_reply(c, &b, req, src, 401);
-	/* RFC 8760 2.4 lists the preferred challenge first. MD5 leads: many
-	 * deployed phones (and SIPp) read only the first challenge and give up
-	 * on SHA-256; clients that support both still pick SHA-256 from the
-	 * second header when they follow RFC 8760 3. */
-	static const enum digest_alg order[] = { DIGEST_MD5, DIGEST_SHA256 };
-	for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
-		if (digest_challenge(h, sizeof h, c->realm, nonce, order[i], stale) < 0)
-			continue;
-		sip_buf_str(&b, "WWW-Authenticate: ");
-		sip_buf_str(&b, h);
-		sip_buf_str(&b, "\r\n");
+	/* RFC 8760 2.4 lists the preferred challenge first. The default leads
+	 * with MD5: many deployed phones (and SIPp) read only the first
+	 * challenge and give up on SHA-256; clients that do both still find
+	 * SHA-256 in the second. Some (libre 1.1, baresip 1.0) refuse any
+	 * SHA-256 challenge at all: auth_algorithms "MD5" serves offices with
+	 * such phones. */
+	const char *algs = c->cfg->auth_algorithms;
+	while (*algs) {
+		enum digest_alg alg = strncmp(algs, "MD5", 3) == 0 ? DIGEST_MD5 : DIGEST_SHA256;
+		if (digest_challenge(h, sizeof h, c->realm, nonce, alg, stale) >= 0) {
+			sip_buf_str(&b, "WWW-Authenticate: ");
+			sip_buf_str(&b, h);
+			sip_buf_str(&b, "\r\n");
+		}
+		const char *comma = strchr(algs, ',');
+		algs = comma ? comma + 1 : "";
 	}
 	sip_build_end(&b, NULL, 0);
 	core_send_built(c, st, req, src, &b, 401);

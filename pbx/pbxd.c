@@ -219,7 +219,7 @@ static void create_demo(sqlite3 *db)
 {
 	printf("Demo extensions (the passwords are shown only now):\n");
 	for (int i = 0; i < 3; i++) {
-		char num[8], name[32], pw[17], err[256];
+		char num[16], name[32], pw[17], err[256];
 		snprintf(num, sizeof num, "%d", 1001 + i);
 		snprintf(name, sizeof name, "Demo %d", 1001 + i);
 		random_password(pw, 12);

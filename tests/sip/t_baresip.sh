@@ -11,6 +11,9 @@ if ! command -v baresip >/dev/null; then
 fi
 require_pbx
 provision_range 1000 1009
+# Debian's baresip 1.0 (libre 1.1) gives up on any SHA-256 challenge, so this
+# office offers MD5 only, as the README tells offices with such phones to do.
+ctl setting set auth_algorithms MD5 >/dev/null
 if ! pbx_start; then not_ok "pbxd starts and answers /healthz"; t_done; fi
 ok "pbxd starts and answers /healthz"
 

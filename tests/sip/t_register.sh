@@ -29,10 +29,11 @@ rep=$(last_reply <<<"$out")
 is "REGISTER without credentials gets 401" "$(status_of <<<"$out")" 401
 chal=$(header www-authenticate <<<"$rep")
 check "the 401 carries two WWW-Authenticate headers" [ "$(wc -l <<<"$chal")" = 2 ]
-check "first challenge is algorithm=SHA-256 with qop=\"auth\"" \
-	eval "sed -n 1p <<<\"\$chal\" | grep -qiE 'algorithm=\"?SHA-256' && sed -n 1p <<<\"\$chal\" | grep -q 'qop=\"auth\"'"
-check "second challenge is algorithm=MD5 with qop=\"auth\"" \
-	eval "sed -n 2p <<<\"\$chal\" | grep -qiE 'algorithm=\"?MD5' && sed -n 2p <<<\"\$chal\" | grep -q 'qop=\"auth\"'"
+# MD5 first by default (auth_algorithms): phones that read one challenge only need it there.
+check "first challenge is algorithm=MD5 with qop=\"auth\"" \
+	eval "sed -n 1p <<<\"\$chal\" | grep -qiE 'algorithm=\"?MD5' && sed -n 1p <<<\"\$chal\" | grep -q 'qop=\"auth\"'"
+check "second challenge is algorithm=SHA-256 with qop=\"auth\"" \
+	eval "sed -n 2p <<<\"\$chal\" | grep -qiE 'algorithm=\"?SHA-256' && sed -n 2p <<<\"\$chal\" | grep -q 'qop=\"auth\"'"
 check "the challenge carries the default realm \"pbx\"" grep -q 'realm="pbx"' <<<"$chal"
 
 # ---- SIPp: all 1000 extensions register with digest auth

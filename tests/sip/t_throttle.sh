@@ -1,6 +1,6 @@
 #!/bin/bash
-# t_throttle.sh: password guessing is throttled per source address. After more
-# than ban_limit (10) failed attempts within ban_window a source gets no answer
+# t_throttle.sh: password guessing is throttled per source address. After
+# ban_limit (10) failed attempts within ban_window a source gets no answer
 # at all for ban_time, while other sources are served; ban_allow exempts
 # networks; a short ban_time ends the ban. Each phase uses its own source
 # address in 127.0.0.0/8 (all of it is on lo), so the phases do not disturb
@@ -26,10 +26,10 @@ silent() { ! answered "$@"; }
 # ---- phase 1: default settings (ban_limit 10, ban_window 60, ban_time 300)
 out=$(register 1001 wrong '<sip:1001@127.0.0.1:5999>' 600 --bind 127.0.0.1:0)
 is "a wrong password is answered 401 before the limit" "$(status_of <<<"$out")" 401
-guess 127.0.0.1 9
-check "after 10 failures (= ban_limit) 127.0.0.1 is still answered" answered 127.0.0.1
+guess 127.0.0.1 8
+check "after 9 failures (one below ban_limit) 127.0.0.1 is still answered" answered 127.0.0.1
 guess 127.0.0.1 1
-check "after 11 failures 127.0.0.1 gets no answer to OPTIONS within 2 s" silent 127.0.0.1
+check "after 10 failures (= ban_limit) 127.0.0.1 gets no answer to OPTIONS within 2 s" silent 127.0.0.1
 out=$(register 1001 pw1001 '<sip:1001@127.0.0.1:5999>' 600 --bind 127.0.0.1:0 --wait 2)
 is "a banned source gets no answer even with the right password" "${out:-none}" none
 check "a banned source gets no answer over TCP either" silent 127.0.0.1 --transport tcp
