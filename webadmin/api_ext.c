@@ -385,9 +385,10 @@ int api_ext_import(struct api_req *r)
 	int rc = ir.rows ? db_ext_import_csv(db, in, import_report, &ir, &imported) : ENOMEM;
 	fclose(in);
 	if (rc == EBADMSG || (rc == 0 && ir.count)) {
-		api_reply_json(r, 400, json_pack("{s:s, s:n, s:o, s:I}", "error",
+		/* The error shape, naming "rows", plus the rows themselves. */
+		api_reply_json(r, 400, json_pack("{s:s, s:s, s:o, s:I}", "error",
 						 "some rows are invalid; nothing was imported", "field", "rows",
-						 ir.rows, "invalid", (json_int_t)ir.count));
+						 "rows", ir.rows, "invalid", (json_int_t)ir.count));
 		return 0;
 	}
 	json_decref(ir.rows);

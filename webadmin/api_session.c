@@ -245,14 +245,17 @@ static void throttle_count(struct api_sessions *s, const char *key, int64_t now)
 	if (t && now - t->start >= API_THROTTLE_WINDOW)
 		memset(t, 0, sizeof *t);
 	if (!t || !t->key[0]) {
-		/* A free slot, an expired one, else the oldest window. */
+		/* A free slot, an expired one, else the one with the fewest
+		 * failures (the oldest of those): flooding the table with new
+		 * names pushes out other one-failure entries, not the blocked. */
 		size_t pick = 0;
 		for (size_t i = 0; i < API_THROTTLE_MAX; i++) {
-			if (!s->t[i].key[0] || now - s->t[i].start >= API_THROTTLE_WINDOW) {
+			const struct throttle *c = &s->t[i], *p = &s->t[pick];
+			if (!c->key[0] || now - c->start >= API_THROTTLE_WINDOW) {
 				pick = i;
 				break;
 			}
-			if (s->t[i].start < s->t[pick].start)
+			if (c->failures < p->failures || (c->failures == p->failures && c->start < p->start))
 				pick = i;
 		}
 		t = &s->t[pick];

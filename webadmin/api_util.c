@@ -67,7 +67,10 @@ int api_error(struct api_req *r, unsigned status, const char *field, const char 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	return api_reply_json(r, status, json_pack("{s:s, s:s*}", "error", msg, "field", field));
+	/* Both keys always present; api_jstr because a field may be a key the
+	 * client sent, cut to length (possibly inside a UTF-8 sequence). */
+	return api_reply_json(r, status, json_pack("{s:o, s:o}", "error", api_jstr(msg), "field",
+						   field ? api_jstr(field) : json_null()));
 }
 
 /* db.h names fields in its messages by its own words; the API uses these. */
