@@ -131,7 +131,15 @@ const struct config_ext *core_auth(struct core *c, struct sip_txn *st, const str
 		       v == NONCE_INVALID ? "forged or garbled nonce"
 		       : v == NONCE_REPLAY ? "replayed nonce count"
 		       : "wrong credentials");
-		challenge(c, st, req, src, false);
+		if (v != NONCE_OK) {
+			challenge(c, st, req, src, false);
+			return NULL;
+		}
+		/* A fresh nonce and a wrong answer: final. Re-challenging makes
+		 * many phones retry the same wrong password in a loop until
+		 * their address is banned (libre does); 403 stops them. The
+		 * answer is the same for an unknown extension. */
+		core_reply(c, st, req, src, 403, NULL);
 		return NULL;
 	}
 	digest_nonce_commit(c->nonces, cr.nonce, has_nc, cr.nc_val);

@@ -92,7 +92,7 @@ EOF
 }
 
 registered() { grep -q '^REGISTER_OK' "$1/events" || grep -qE '\{0/UDP/v4\} 200 OK' "$1/log"; }
-failed() { grep -q '^REGISTER_FAIL' "$1/events" || grep -qE '\{0/UDP/v4\} 401 ' "$1/log"; }
+failed() { grep -q '^REGISTER_FAIL' "$1/events" || grep -qE '(\{0/UDP/v4\}|reg: .*:) 40[13] ' "$1/log"; }
 
 baresip_start ok 1001 pw1001 5061 5571 4441
 if wait_for 10 registered "$WORK/ok"; then

@@ -68,12 +68,12 @@ check "every listed contact carries ;expires=N with 0<N<=3600" \
 check "reg list shows two bindings for 1001" reg_wait 1001 '127.0.0.1:599[12]' 2
 
 wrong=$(register 1001 not-the-password '<sip:1001@127.0.0.1:5993>' 600 --algorithm MD5)
-is "a wrong password gets 401" "$(status_of <<<"$wrong")" 401
-check "the wrong-password 401 carries a fresh challenge" \
-	eval "last_reply <<<\"\$wrong\" | header www-authenticate | grep -q nonce="
+is "a wrong password gets 403 (final: phones do not retry it in a loop)" "$(status_of <<<"$wrong")" 403
+check "the wrong-password 403 carries no challenge" \
+	eval "! last_reply <<<\"\$wrong\" | header www-authenticate | grep -q nonce="
 check "a wrong password adds no binding" reg_is 1001 ':5993' 0
 unknown=$(register 5999 whatever '<sip:5999@127.0.0.1:5993>' 600 --algorithm MD5)
-is "an unknown extension gets 401" "$(status_of <<<"$unknown")" 401
+is "an unknown extension gets 403" "$(status_of <<<"$unknown")" 403
 
 # the two answers must look the same apart from nonce, opaque, tags and the echoed user
 shape() {

@@ -25,7 +25,7 @@ silent() { ! answered "$@"; }
 
 # ---- phase 1: default settings (ban_limit 10, ban_window 60, ban_time 300)
 out=$(register 1001 wrong '<sip:1001@127.0.0.1:5999>' 600 --bind 127.0.0.1:0)
-is "a wrong password is answered 401 before the limit" "$(status_of <<<"$out")" 401
+is "a wrong password is answered 403 before the limit" "$(status_of <<<"$out")" 403
 guess 127.0.0.1 8
 check "after 9 failures (one below ban_limit) 127.0.0.1 is still answered" answered 127.0.0.1
 guess 127.0.0.1 1
@@ -44,7 +44,7 @@ if settings_barrier; then ok "settings change applied (barrier)"; else not_ok "s
 guess 127.0.0.3 15
 check "with ban_allow 127.0.0.0/8, 15 failures from 127.0.0.3 do not ban it" answered 127.0.0.3
 out=$(register 1001 wrong '<sip:1001@127.0.0.1:5999>' 600 --bind 127.0.0.3:0)
-is "... and its 16th wrong password still gets 401" "$(status_of <<<"$out")" 401
+is "... and its 16th wrong password still gets 403" "$(status_of <<<"$out")" 403
 
 # ---- phase 3: ban_time 3 s: the ban ends
 ctl setting set ban_allow ''
