@@ -71,6 +71,19 @@ init/deps.sh --test || { echo "dependency installation failed"; echo "0 passed, 
 step "build (gcc, -Werror)"
 if ./configure && make -j"$JOBS" all unit; then one build 0; else one build 1; echo "0 passed, 1 failed"; exit 1; fi
 
+step "make install into a staging directory"
+STAGE=$(mktemp -d)
+if make install DESTDIR="$STAGE" PREFIX=/usr >/dev/null &&
+	[ -x "$STAGE/usr/sbin/pbxd" ] && [ -x "$STAGE/usr/bin/pbxctl" ] &&
+	grep -q '^ExecStart=/usr/sbin/pbxd ' "$STAGE/usr/lib/systemd/system/pbxd.service" &&
+	! grep -q '@' "$STAGE/usr/lib/systemd/system/pbxd.service" &&
+	"$STAGE/usr/sbin/pbxd" --help >/dev/null; then
+	echo "install: ok"; one install 0
+else
+	echo "install: FAILED"; one install 1
+fi
+rm -rf "$STAGE"
+
 step "unit tests"
 unit_tests "$ROOT" unit
 
