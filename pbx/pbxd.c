@@ -176,42 +176,42 @@ static void random_password(char *out, size_t len)
 	out[len] = '\0';
 }
 
-static void print_phone_addresses(const struct pbxd_opts *o)
+/* Print where a listen address can be reached: itself, or for a wildcard
+ * every non-loopback address of that family (what a phone or a browser on
+ * the office network would use), between pre and post. */
+static void print_reachable(const char *listen, uint16_t defport, const char *pre, const char *post)
 {
-	for (unsigned i = 0; i < o->nsip; i++) {
-		struct sockaddr_storage ss;
-		if (sip_addr_parse(o->sip_listen[i], 5060, &ss) != 0)
-			continue;
-		bool wildcard = (ss.ss_family == AF_INET &&
-				 ((struct sockaddr_in *)&ss)->sin_addr.s_addr == 0) ||
-				(ss.ss_family == AF_INET6 &&
-				 IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->sin6_addr));
-		if (!wildcard) {
-			printf("  SIP server for phones: %s (UDP and TCP)\n", o->sip_listen[i]);
-			continue;
-		}
-		struct ifaddrs *ifs;
-		if (getifaddrs(&ifs) != 0)
-			continue;
-		for (struct ifaddrs *a = ifs; a; a = a->ifa_next) {
-			if (!a->ifa_addr || a->ifa_addr->sa_family != ss.ss_family || (a->ifa_flags & IFF_LOOPBACK))
-				continue;
-			if (ss.ss_family == AF_INET6 &&
-			    IN6_IS_ADDR_LINKLOCAL(&((struct sockaddr_in6 *)a->ifa_addr)->sin6_addr))
-				continue;
-			struct sockaddr_storage x;
-			memset(&x, 0, sizeof x);
-			memcpy(&x, a->ifa_addr, ss.ss_family == AF_INET ? sizeof(struct sockaddr_in)
-									  : sizeof(struct sockaddr_in6));
-			if (ss.ss_family == AF_INET)
-				((struct sockaddr_in *)&x)->sin_port = ((struct sockaddr_in *)&ss)->sin_port;
-			else
-				((struct sockaddr_in6 *)&x)->sin6_port = ((struct sockaddr_in6 *)&ss)->sin6_port;
-			char s[SIP_ADDRSTR_MAX];
-			printf("  SIP server for phones: %s (UDP and TCP)\n", sip_addr_str(&x, s, sizeof s));
-		}
-		freeifaddrs(ifs);
+	struct sockaddr_storage ss;
+	if (sip_addr_parse(listen, defport, &ss) != 0)
+		return;
+	bool wildcard = (ss.ss_family == AF_INET && ((struct sockaddr_in *)&ss)->sin_addr.s_addr == 0) ||
+			(ss.ss_family == AF_INET6 &&
+			 IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->sin6_addr));
+	char s[SIP_ADDRSTR_MAX];
+	if (!wildcard) {
+		printf("%s%s%s\n", pre, sip_addr_str(&ss, s, sizeof s), post);
+		return;
 	}
+	struct ifaddrs *ifs;
+	if (getifaddrs(&ifs) != 0)
+		return;
+	for (struct ifaddrs *a = ifs; a; a = a->ifa_next) {
+		if (!a->ifa_addr || a->ifa_addr->sa_family != ss.ss_family || (a->ifa_flags & IFF_LOOPBACK))
+			continue;
+		if (ss.ss_family == AF_INET6 &&
+		    IN6_IS_ADDR_LINKLOCAL(&((struct sockaddr_in6 *)a->ifa_addr)->sin6_addr))
+			continue;
+		struct sockaddr_storage x;
+		memset(&x, 0, sizeof x);
+		memcpy(&x, a->ifa_addr, ss.ss_family == AF_INET ? sizeof(struct sockaddr_in)
+								  : sizeof(struct sockaddr_in6));
+		if (ss.ss_family == AF_INET)
+			((struct sockaddr_in *)&x)->sin_port = ((struct sockaddr_in *)&ss)->sin_port;
+		else
+			((struct sockaddr_in6 *)&x)->sin6_port = ((struct sockaddr_in6 *)&ss)->sin6_port;
+		printf("%s%s%s\n", pre, sip_addr_str(&x, s, sizeof s), post);
+	}
+	freeifaddrs(ifs);
 }
 
 /* First start on a new database: a few extensions to try the system with. */
@@ -381,8 +381,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	printf("pbxd ready.\n");
-	print_phone_addresses(&o);
-	printf("  Web admin: http://%s/\n", o.http_listen);
+	for (unsigned i = 0; i < o.nsip; i++)
+		print_reachable(o.sip_listen[i], 5060, "  SIP server for phones: ", " (UDP and TCP)");
+	print_reachable(o.http_listen, 8080, "  Web admin: http://", "/");
 	log_notice("pbxd ready: db %s, spool %s, rtp %u-%u", o.db, o.spool, o.rtp_lo, o.rtp_hi);
 	sd_notify_send("READY=1");
 	rc = core_run(core, &ready);
