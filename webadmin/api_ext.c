@@ -173,7 +173,8 @@ int api_ext_list(struct api_req *r)
 		ext_rows_free(&rs);
 		return api_error_db(r, rc, NULL);
 	}
-	qsort(rs.v, rs.n, sizeof *rs.v, cmp);
+	if (rs.n) /* rs.v is NULL when nothing matched; qsort wants a pointer */
+		qsort(rs.v, rs.n, sizeof *rs.v, cmp);
 	json_t *items = json_array();
 	for (size_t k = (size_t)offset; k < rs.n && k < (size_t)offset + (size_t)limit; k++)
 		json_array_append_new(items, ext_json(&rs.v[desc ? rs.n - 1 - k : k]));
@@ -430,7 +431,8 @@ int api_ext_export(struct api_req *r)
 	if (rc == 0 && !f)
 		rc = ENOMEM;
 	if (rc == 0) {
-		qsort(rs.v, rs.n, sizeof *rs.v, cmp_number);
+		if (rs.n)
+			qsort(rs.v, rs.n, sizeof *rs.v, cmp_number);
 		fputs("extension,name\r\n", f);
 		for (size_t i = 0; i < rs.n; i++) {
 			csv_field(f, rs.v[i].number);

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -724,6 +725,72 @@ static void test_payloads_stored_literally(void **state)
 	assert_non_null(strstr(r.body, "300,'; DROP TABLE extensions; --\r\n"));
 	assert_non_null(strstr(r.body, "301,\"<script>alert(\"\"x\"\")</script>\"\r\n"));
 	resp_free(&r);
+
+	/* Through a CSV import (every field quoted, quotes doubled) the names
+	 * come back the same. */
+	char *csv = malloc(4096);
+	assert_non_null(csv);
+	size_t k = (size_t)sprintf(csv, "extension,name,password\r\n");
+	for (size_t i = 0; i < np; i++) {
+		k += (size_t)sprintf(csv + k, "\"%zu\",\"", 500 + i);
+		for (const char *p = payloads[i]; *p; p++) {
+			if (*p == '"')
+				csv[k++] = '"';
+			csv[k++] = *p;
+		}
+		k += (size_t)sprintf(csv + k, "\",\"secret%zu\"\r\n", 500 + i);
+	}
+	csv[k] = '\0';
+	char extra[512];
+	snprintf(extra, sizeof extra, "Cookie: %s\r\nX-CSRF-Token: %s\r\nContent-Type: text/csv\r\n", fx->cookie,
+		 fx->csrf);
+	http_from(NULL, "POST", "/api/v1/extensions/import", extra, csv, k, &r);
+	free(csv);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "imported")), (json_int_t)np);
+	resp_free(&r);
+	for (size_t i = 0; i < np; i++) {
+		char path[64];
+		snprintf(path, sizeof path, "/api/v1/extensions/%zu", 500 + i);
+		api_req("GET", path, NULL, &r);
+		assert_int_equal(r.status, 200);
+		assert_string_equal(jget_str(r.json, "name"), payloads[i]);
+		/* Served as JSON the browser must not sniff into HTML. */
+		char v[128];
+		assert_true(resp_header(&r, "Content-Type", v, sizeof v));
+		assert_string_equal(v, "application/json");
+		assert_true(resp_header(&r, "X-Content-Type-Options", v, sizeof v));
+		assert_string_equal(v, "nosniff");
+		resp_free(&r);
+	}
+
+	/* As an administrator's password: stored as a hash of exactly that
+	 * text, so signing in with it works and with a near miss does not. */
+	for (size_t i = 0; i < np; i++) {
+		char user[16];
+		snprintf(user, sizeof user, "admin%zu", i);
+		api_json_body("POST", "/api/v1/admins", json_pack("{s:s, s:s}", "username", user, "password", payloads[i]),
+			      &r);
+		assert_int_equal(r.status, 201);
+		resp_free(&r);
+		char c[128], t[API_TOKEN_HEX + 1];
+		assert_int_equal(signin_from(NULL, user, payloads[i], c, sizeof c, t, sizeof t, &r), 201);
+		resp_free(&r);
+		char near[128];
+		snprintf(near, sizeof near, "%s ", payloads[i]);
+		assert_int_equal(signin_from(NULL, user, near, c, sizeof c, t, sizeof t, &r), 401);
+		resp_free(&r);
+	}
+	/* As an administrator's name: refused, naming the field. */
+	for (size_t i = 0; i < np; i++) {
+		api_json_body("POST", "/api/v1/admins",
+			      json_pack("{s:s, s:s}", "username", payloads[i], "password", "long enough"), &r);
+		assert_error(&r, 400, "username");
+		resp_free(&r);
+	}
+	api_req("GET", "/api/v1/admins", NULL, &r);
+	assert_int_equal(json_array_size(json_object_get(r.json, "items")), np + 1);
+	resp_free(&r);
 }
 
 struct bad_case {
@@ -836,6 +903,32 @@ static void test_openapi_matches_routes(void **state)
 		if (needs)
 			assert_int_equal(json_object_get(json_array_get(sec, 0), "csrf") != NULL,
 					 (rt[i].flags & API_CSRF) != 0);
+		/* Each {name} in the path is a declared path parameter, and only
+		 * those are. */
+		json_t *params = json_object_get(op, "parameters");
+		size_t np = 0;
+		for (const char *p = strchr(rt[i].path, '{'); p; p = strchr(p + 1, '{')) {
+			const char *e = strchr(p, '}');
+			assert_non_null(e);
+			bool declared = false;
+			for (size_t j = 0; j < json_array_size(params) && !declared; j++) {
+				json_t *pj = json_array_get(params, j);
+				const char *pn = jget_str(pj, "name");
+				declared = pn && strlen(pn) == (size_t)(e - p - 1) && memcmp(pn, p + 1, strlen(pn)) == 0 &&
+					   jget_str(pj, "in") && strcmp(jget_str(pj, "in"), "path") == 0 &&
+					   json_is_true(json_object_get(pj, "required"));
+			}
+			if (!declared)
+				fprintf(stderr, "%s %s: parameter %.*s not declared\n", rt[i].method, rt[i].path,
+					(int)(e - p - 1), p + 1);
+			assert_true(declared);
+			np++;
+		}
+		assert_int_equal(json_array_size(params), np);
+		/* A body is declared exactly when the route takes one. */
+		json_t *rb = json_object_get(json_object_get(op, "requestBody"), "content");
+		assert_int_equal(json_object_get(rb, "application/json") != NULL, (rt[i].flags & API_JSON) != 0);
+		assert_int_equal(json_object_get(rb, "text/csv") != NULL, (rt[i].flags & API_CSV) != 0);
 	}
 	/* ... and nothing else is. */
 	size_t ops = 0;
@@ -898,21 +991,50 @@ static void test_hostile_requests(void **state)
 	resp_free(&r);
 	assert_alive();
 
-	/* Bad JSON of several kinds. */
-	static const char *const bad_json[] = {
-		"{", "{} x", "[1,2]", "\"text\"", "{\"number\":\"301\",\"number\":\"302\"}", "{\"number\":\"30\\u00001\"}",
-		"{\"number\":\"301\",}", "\xff\xfe{}", "{\"number\":\"\xc3\x28\"}", "nul\0l",
+	/* Bad JSON of several kinds; lengths from sizeof, as some hold a NUL.
+	 * why: a part of jansson's message that says what was wrong, so that
+	 * each case is refused for its own reason and not a neighbour's. */
+#define BAD_JSON(s, why) { s, sizeof s - 1, why }
+	static const struct {
+		const char *text;
+		size_t len;
+		const char *why;
+	} bad_json[] = {
+		BAD_JSON("{", NULL),
+		BAD_JSON("{} x", "end of file expected"),
+		BAD_JSON("[1,2]", "JSON object"),
+		BAD_JSON("\"text\"", NULL),
+		BAD_JSON("{\"number\":\"301\",\"number\":\"302\"}", "duplicate object key"),
+		BAD_JSON("{\"number\":\"30\\u00001\"}", "\\u0000"),
+		BAD_JSON("{\"number\":\"301\",}", NULL),
+		BAD_JSON("\xff\xfe{}", NULL),
+		BAD_JSON("{\"number\":\"\xc3\x28\"}", "unable to decode byte"),
+		BAD_JSON("nul\0l", NULL),
 	};
-	static const size_t bad_len[] = { 1, 4, 5, 6, 33, 24, 18, 4, 14, 5 };
+#undef BAD_JSON
 	for (size_t i = 0; i < sizeof bad_json / sizeof bad_json[0]; i++) {
 		char extra[600];
 		snprintf(extra, sizeof extra, "%sContent-Type: application/json\r\n", hdr);
-		http_from(NULL, "POST", "/api/v1/extensions", extra, bad_json[i], bad_len[i], &r);
+		http_from(NULL, "POST", "/api/v1/extensions", extra, bad_json[i].text, bad_json[i].len, &r);
 		if (r.status != 400)
 			fprintf(stderr, "bad JSON %zu: %d\n", i, r.status);
 		assert_error(&r, 400, NULL);
+		if (bad_json[i].why && !strstr(jget_str(r.json, "error"), bad_json[i].why))
+			fail_msg("bad JSON %zu: \"%s\" does not say \"%s\"", i, jget_str(r.json, "error"),
+				 bad_json[i].why);
 		resp_free(&r);
 	}
+	/* The same bodies without the fault are accepted: the refusals above
+	 * were for the fault. */
+	static const char good[] = "{\"number\":\"301\",\"name\":\"\xc3\xa9\"}";
+	snprintf(req, sizeof req, "%sContent-Type: application/json\r\n", hdr);
+	http_from(NULL, "POST", "/api/v1/extensions", req, good, sizeof good - 1, &r);
+	assert_int_equal(r.status, 201);
+	assert_string_equal(jget_str(r.json, "name"), "\xc3\xa9");
+	resp_free(&r);
+	api_req("DELETE", "/api/v1/extensions/301", NULL, &r);
+	assert_int_equal(r.status, 204);
+	resp_free(&r);
 	/* Empty body where one is needed. */
 	snprintf(req, sizeof req, "%sContent-Type: application/json\r\n", hdr);
 	http_from(NULL, "POST", "/api/v1/extensions", req, "", 0, &r);
@@ -997,8 +1119,9 @@ static void test_hostile_requests(void **state)
 	assert_true(r.status == 0 || (r.status >= 400 && r.status < 500));
 	resp_free(&r);
 	assert_alive();
-	/* Nothing got written by any of it. */
-	assert_int_equal(atomic_load(&fx->fl.changed), 0);
+	/* Nothing got written by any of it (but the one good create and its
+	 * delete). */
+	assert_int_equal(atomic_load(&fx->fl.changed), 2);
 	api_req("GET", "/api/v1/extensions", NULL, &r);
 	assert_int_equal(r.status, 200);
 	assert_int_equal(json_integer_value(json_object_get(r.json, "total")), 0);
@@ -1375,6 +1498,140 @@ static void test_http_start_rejects_bad_cfg(void **state)
 	assert_int_equal(api_routes_check(), 0);
 }
 
+/* ---- many clients at once ------------------------------------------------------------ */
+
+#define CONC_THREADS 6
+#define CONC_ROUNDS 20
+
+struct conc {
+	pthread_t t;
+	unsigned idx;
+	uint16_t port;
+	char cookie[128], csrf[API_TOKEN_HEX + 1];
+	unsigned ok, bad; /* answers as expected / not */
+	int last_bad;     /* the status of the last unexpected answer */
+};
+
+/* One request on its own connection; the status, or 0 when there was no
+ * answer. No cmocka assertions here: this runs on other threads. */
+static int conc_req(const struct conc *c, const char *method, const char *path, const char *body)
+{
+	char req[1024];
+	int n = snprintf(req, sizeof req,
+			 "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nCookie: %s\r\n"
+			 "X-CSRF-Token: %s\r\n",
+			 method, path, c->cookie, c->csrf);
+	if (body)
+		n += snprintf(req + n, sizeof req - (size_t)n,
+			      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s", strlen(body), body);
+	else
+		n += snprintf(req + n, sizeof req - (size_t)n, "\r\n");
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		return 0;
+	struct timeval tv = { 10, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(c->port) };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int status = 0;
+	if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0 && send_all(fd, req, (size_t)n) == 0) {
+		char buf[16];
+		size_t got = 0;
+		while (got < sizeof buf - 1) {
+			ssize_t k = recv(fd, buf + got, sizeof buf - 1 - got, 0);
+			if (k <= 0)
+				break;
+			got += (size_t)k;
+		}
+		buf[got] = '\0';
+		if (got >= 12 && memcmp(buf, "HTTP/1.", 7) == 0)
+			status = atoi(buf + 9);
+	}
+	close(fd);
+	return status;
+}
+
+static void conc_expect(struct conc *c, int got, int want)
+{
+	if (got == want) {
+		c->ok++;
+	} else {
+		c->bad++;
+		c->last_bad = got;
+	}
+}
+
+static void *conc_main(void *arg)
+{
+	struct conc *c = arg;
+	for (unsigned i = 0; i < CONC_ROUNDS; i++) {
+		char number[16], path[64], body[128];
+		snprintf(number, sizeof number, "%u", 1000 + c->idx * 100 + i);
+		snprintf(body, sizeof body, "{\"number\":\"%s\",\"name\":\"t%u r%u\"}", number, c->idx, i);
+		conc_expect(c, conc_req(c, "POST", "/api/v1/extensions", body), 201);
+		snprintf(path, sizeof path, "/api/v1/extensions/%s", number);
+		conc_expect(c, conc_req(c, "PATCH", path, "{\"ring_time\":30}"), 200);
+		conc_expect(c, conc_req(c, "GET", "/api/v1/extensions?limit=5", NULL), 200);
+		conc_expect(c, conc_req(c, "GET", "/api/v1/session", NULL), 200);
+		/* Refusals under load stay refusals. */
+		conc_expect(c, conc_req(c, "DELETE", "/api/v1/rooms/1", NULL), 404);
+		if (i % 2 == 0)
+			conc_expect(c, conc_req(c, "DELETE", path, NULL), 204);
+	}
+	return NULL;
+}
+
+static void test_concurrent_clients(void **state)
+{
+	(void)state;
+	/* Several administrators' browsers at once, each with its own session,
+	 * writing through the server's per-thread SQLite connections: every
+	 * answer is the one a lone client would get, and the data adds up. */
+	struct conc c[CONC_THREADS];
+	memset(c, 0, sizeof c);
+	for (unsigned i = 0; i < CONC_THREADS; i++) {
+		struct resp r;
+		c[i].idx = i;
+		c[i].port = fx->port;
+		assert_int_equal(signin_from(NULL, "admin", ADMIN_PW, c[i].cookie, sizeof c[i].cookie, c[i].csrf,
+					     sizeof c[i].csrf, &r),
+				 201);
+		resp_free(&r);
+	}
+	for (unsigned i = 0; i < CONC_THREADS; i++)
+		assert_int_equal(pthread_create(&c[i].t, NULL, conc_main, &c[i]), 0);
+	unsigned bad = 0;
+	for (unsigned i = 0; i < CONC_THREADS; i++) {
+		pthread_join(c[i].t, NULL);
+		if (c[i].bad)
+			fprintf(stderr, "client %u: %u unexpected answers (last %d)\n", i, c[i].bad, c[i].last_bad);
+		bad += c[i].bad;
+	}
+	assert_int_equal(bad, 0);
+	struct resp r;
+	memcpy(fx->cookie, c[0].cookie, sizeof fx->cookie);
+	memcpy(fx->csrf, c[0].csrf, sizeof fx->csrf);
+	api_req("GET", "/api/v1/extensions?limit=1000", NULL, &r);
+	assert_int_equal(r.status, 200);
+	json_int_t left = CONC_THREADS * (CONC_ROUNDS / 2);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "total")), left);
+	json_t *items = json_object_get(r.json, "items");
+	for (size_t i = 0; i < json_array_size(items); i++) {
+		json_t *e = json_array_get(items, i);
+		assert_int_equal(json_integer_value(json_object_get(e, "ring_time")), 30);
+		/* Only odd rounds are left. */
+		assert_int_equal(atoi(jget_str(e, "number")) % 2, 1);
+	}
+	resp_free(&r);
+	/* create + patch for every round, delete for half of them */
+	assert_int_equal(atomic_load(&fx->fl.changed), CONC_THREADS * (2 * CONC_ROUNDS + CONC_ROUNDS / 2));
+	http_from(NULL, "GET", "/metrics", NULL, NULL, 0, &r);
+	char want[64];
+	snprintf(want, sizeof want, "\npbx_http_sessions %d\n", CONC_THREADS);
+	assert_non_null(strstr(r.body, want));
+	resp_free(&r);
+}
+
 static int group_setup(void **state)
 {
 	(void)state;
@@ -1419,6 +1676,7 @@ int main(void)
 		API_TEST(test_live_routes),
 		API_TEST(test_no_live),
 		API_TEST(test_http_start_rejects_bad_cfg),
+		API_TEST(test_concurrent_clients),
 	};
 	return cmocka_run_group_tests(tests, group_setup, NULL);
 }
