@@ -825,7 +825,7 @@ static void test_prune(void **state)
 	/* More AORs than the registrar has hash buckets (4096), so buckets
 	 * hold chains whatever the hash: removal inside a chain must not lose
 	 * the rest of it. */
-	char aor[8], hdr[96];
+	char aor[16], hdr[96];
 	for (int i = 0; i < PRUNE_N; i++) {
 		snprintf(aor, sizeof aor, "%d", 10000 + i);
 		snprintf(hdr, sizeof hdr, "Contact: <sip:%s@192.0.2.10:5060>\r\n", aor);
