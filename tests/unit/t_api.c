@@ -12,6 +12,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -22,6 +24,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -97,12 +100,54 @@ struct fx {
 	uint16_t port;
 	char cookie[128];     /* "pbx_session=..." of the signed-in admin */
 	char csrf[API_TOKEN_HEX + 1];
+	char cert[128], key[128]; /* PEM files of a TLS server, "" for plain HTTP */
 };
 
 /* The one fixture of the running test (tests run one at a time). */
 static struct fx *fx;
 
-static int fx_start(struct fx *f, bool with_live)
+/* A self-signed certificate for 127.0.0.1 and its key, as PEM files. */
+static int make_cert(const char *cert_path, const char *key_path)
+{
+	gnutls_x509_privkey_t key = NULL;
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_datum_t pem = { NULL, 0 };
+	int ok = -1;
+	time_t now = time(NULL);
+	unsigned char serial[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	const unsigned char ip[4] = { 127, 0, 0, 1 };
+	if (gnutls_x509_privkey_init(&key) < 0 || gnutls_x509_crt_init(&crt) < 0 ||
+	    gnutls_x509_privkey_generate(key, GNUTLS_PK_ECDSA, GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0) < 0 ||
+	    gnutls_x509_crt_set_version(crt, 3) < 0 || gnutls_x509_crt_set_serial(crt, serial, sizeof serial) < 0 ||
+	    gnutls_x509_crt_set_activation_time(crt, now - 60) < 0 ||
+	    gnutls_x509_crt_set_expiration_time(crt, now + 3600) < 0 ||
+	    gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, "127.0.0.1", 9) < 0 ||
+	    gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, ip, sizeof ip, GNUTLS_FSAN_SET) < 0 ||
+	    gnutls_x509_crt_set_key(crt, key) < 0 || gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0) < 0)
+		goto out;
+	const char *paths[2] = { cert_path, key_path };
+	for (int i = 0; i < 2; i++) {
+		int rc = i == 0 ? gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &pem)
+				: gnutls_x509_privkey_export2(key, GNUTLS_X509_FMT_PEM, &pem);
+		if (rc < 0)
+			goto out;
+		FILE *f = fopen(paths[i], "w");
+		size_t w = f ? fwrite(pem.data, 1, pem.size, f) : 0;
+		if (f)
+			fclose(f);
+		gnutls_free(pem.data);
+		pem.data = NULL;
+		if (w != pem.size)
+			goto out;
+	}
+	ok = 0;
+out:
+	gnutls_x509_crt_deinit(crt);
+	gnutls_x509_privkey_deinit(key);
+	return ok;
+}
+
+static int fx_start_with(struct fx *f, bool with_live, bool tls)
 {
 	snprintf(f->dir, sizeof f->dir, "/tmp/t_api.XXXXXX");
 	if (!mkdtemp(f->dir))
@@ -118,6 +163,14 @@ static int fx_start(struct fx *f, bool with_live)
 		return -1;
 	f->ops = (struct live_ops){ &f->fl, fake_regs, fake_bans, fake_lift, fake_changed };
 	struct http_cfg cfg = { .ready = &f->ready, .db_path = f->db, .live = with_live ? &f->ops : NULL };
+	if (tls) {
+		snprintf(f->cert, sizeof f->cert, "%s/cert.pem", f->dir);
+		snprintf(f->key, sizeof f->key, "%s/key.pem", f->dir);
+		if (make_cert(f->cert, f->key) != 0)
+			return -1;
+		cfg.tls_cert = f->cert;
+		cfg.tls_key = f->key;
+	}
 	struct sockaddr_in *sin = (struct sockaddr_in *)&cfg.addr;
 	sin->sin_family = AF_INET;
 	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -126,6 +179,11 @@ static int fx_start(struct fx *f, bool with_live)
 		return -1;
 	f->port = http_port(f->h);
 	return f->port ? 0 : -1;
+}
+
+static int fx_start(struct fx *f, bool with_live)
+{
+	return fx_start_with(f, with_live, false);
 }
 
 static void fx_stop(struct fx *f)
@@ -137,6 +195,10 @@ static void fx_stop(struct fx *f)
 		snprintf(p, sizeof p, "%s%s", f->db, suffix[i]);
 		unlink(p);
 	}
+	if (f->cert[0])
+		unlink(f->cert);
+	if (f->key[0])
+		unlink(f->key);
 	rmdir(f->dir);
 }
 
@@ -213,6 +275,8 @@ static int send_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+static void resp_parse(char *buf, size_t len, struct resp *out);
+
 /* Send raw bytes from src (NULL: 127.0.0.1), read the whole answer. */
 static void http_raw_from(const char *src, const char *req, size_t req_len, struct resp *out)
 {
@@ -245,6 +309,13 @@ static void http_raw_from(const char *src, const char *req, size_t req_len, stru
 		len += (size_t)n;
 	}
 	close(fd);
+	resp_parse(buf, len, out);
+}
+
+/* Fill out from an answer read whole into buf (malloc, len + 1 bytes;
+ * taken over). */
+static void resp_parse(char *buf, size_t len, struct resp *out)
+{
 	buf[len] = '\0';
 	out->raw = buf;
 	out->raw_len = len;
@@ -1498,6 +1569,132 @@ static void test_http_start_rejects_bad_cfg(void **state)
 	assert_int_equal(api_routes_check(), 0);
 }
 
+/* ---- HTTPS -------------------------------------------------------------------------------- */
+
+/* One request over TLS to the fixture's server, checking its certificate
+ * (the test's self-signed one, for 127.0.0.1). */
+static void https_raw(const char *req, struct resp *out)
+{
+	memset(out, 0, sizeof *out);
+	gnutls_certificate_credentials_t cred;
+	assert_int_equal(gnutls_certificate_allocate_credentials(&cred), 0);
+	assert_int_equal(gnutls_certificate_set_x509_trust_file(cred, fx->cert, GNUTLS_X509_FMT_PEM), 1);
+	gnutls_session_t s;
+	assert_int_equal(gnutls_init(&s, GNUTLS_CLIENT), 0);
+	assert_int_equal(gnutls_set_default_priority(s), 0);
+	assert_int_equal(gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, cred), 0);
+	gnutls_session_set_verify_cert(s, "127.0.0.1", 0);
+	gnutls_handshake_set_timeout(s, 10000);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	struct timeval tv = { 10, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(fx->port) };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+	gnutls_transport_set_int(s, fd);
+	int rc;
+	do
+		rc = gnutls_handshake(s);
+	while (rc < 0 && !gnutls_error_is_fatal(rc));
+	if (rc < 0)
+		fail_msg("TLS handshake: %s", gnutls_strerror(rc));
+	size_t n = strlen(req);
+	for (size_t sent = 0; sent < n;) {
+		ssize_t w = gnutls_record_send(s, req + sent, n - sent);
+		if (w < 0 && !gnutls_error_is_fatal((int)w))
+			continue;
+		assert_true(w > 0);
+		sent += (size_t)w;
+	}
+	size_t cap = 65536, len = 0;
+	char *buf = malloc(cap);
+	assert_non_null(buf);
+	for (;;) {
+		ssize_t k = gnutls_record_recv(s, buf + len, cap - len - 1);
+		if (k == GNUTLS_E_AGAIN || k == GNUTLS_E_INTERRUPTED)
+			continue;
+		if (k <= 0)
+			break;
+		len += (size_t)k;
+		if (len + 1 >= cap) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			assert_non_null(buf);
+		}
+	}
+	gnutls_bye(s, GNUTLS_SHUT_WR);
+	close(fd);
+	gnutls_deinit(s);
+	gnutls_certificate_free_credentials(cred);
+	resp_parse(buf, len, out);
+}
+
+static void test_https(void **state)
+{
+	(void)state;
+	/* A second server with a certificate: the same API over TLS, and the
+	 * session cookie marked Secure. */
+	struct fx *mine = fx;
+	struct fx *tls = calloc(1, sizeof *tls);
+	assert_non_null(tls);
+	assert_int_equal(fx_start_with(tls, true, true), 0);
+	atomic_store(&tls->ready, true);
+	fx = tls;
+	struct resp r;
+	https_raw("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", &r);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+
+	char req[1024];
+	static const char signin[] = "{\"username\":\"admin\",\"password\":\"" ADMIN_PW "\"}";
+	snprintf(req, sizeof req,
+		 "POST /api/v1/session HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+		 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+		 sizeof signin - 1, signin);
+	https_raw(req, &r);
+	assert_int_equal(r.status, 201);
+	char sc[512];
+	assert_true(resp_header(&r, "Set-Cookie", sc, sizeof sc));
+	assert_non_null(strstr(sc, "; Secure"));
+	assert_non_null(strstr(sc, "; HttpOnly"));
+	assert_non_null(strstr(sc, "; SameSite=Strict"));
+	char cookie[128];
+	snprintf(cookie, sizeof cookie, "%.*s", (int)strcspn(sc, ";"), sc);
+	resp_free(&r);
+	snprintf(req, sizeof req, "GET /api/v1/session HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+				  "Cookie: %s\r\n\r\n", cookie);
+	https_raw(req, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(jget_str(r.json, "username"), "admin");
+	resp_free(&r);
+
+	/* Plain HTTP to the TLS port gets no HTTP answer, and the server goes
+	 * on serving TLS. */
+	http_from(NULL, "GET", "/healthz", NULL, NULL, 0, &r);
+	assert_int_not_equal(r.status, 200);
+	resp_free(&r);
+	https_raw("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", &r);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+
+	fx = mine;
+	fx_stop(tls);
+	free(tls);
+}
+
+static int https_setup(void **state)
+{
+	(void)state;
+	return 0;
+}
+
+static int https_teardown(void **state)
+{
+	(void)state;
+	return 0;
+}
+
 /* ---- many clients at once ------------------------------------------------------------ */
 
 #define CONC_THREADS 6
@@ -1677,6 +1874,12 @@ int main(void)
 		API_TEST(test_no_live),
 		API_TEST(test_http_start_rejects_bad_cfg),
 		API_TEST(test_concurrent_clients),
+		/* Not under the mallinfo2 leak check: GnuTLS keeps a random
+		 * generator state for every thread that ever used it (224 bytes
+		 * each, measured) until the library is unloaded, and this test
+		 * starts a server with new threads. The ASan build's
+		 * LeakSanitizer still checks it at exit. */
+		cmocka_unit_test_setup_teardown(test_https, https_setup, https_teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, NULL);
 }

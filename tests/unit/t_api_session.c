@@ -170,8 +170,10 @@ static void test_throttle_table_bounded(void **state)
 	unsigned retry;
 	for (int i = 0; i < API_THROTTLE_LIMIT; i++)
 		api_throttle_fail(s, "198.51.100.1", "victim", 50);
-	/* Far more distinct keys than the table holds: it stays bounded and
-	 * the oldest windows are the ones given up. */
+	/* Far more distinct keys than the table holds: it stays bounded, and
+	 * the entries given up are those with the fewest failures, so flooding
+	 * it with new names does not free the blocked ones (which are the
+	 * oldest here). */
 	char user[32];
 	for (int i = 0; i < 3 * API_THROTTLE_MAX; i++) {
 		snprintf(user, sizeof user, "u%d", i);
