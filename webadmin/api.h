@@ -28,6 +28,7 @@
 
 #define API_BODY_MAX (1024 * 1024)     /* JSON bodies */
 #define API_CSV_MAX (5 * 1024 * 1024)  /* CSV import bodies */
+#define API_DRAIN_MAX (8 * 1024 * 1024) /* bytes of a too large body read to answer 413 */
 #define API_URL_MAX 2048               /* bytes of path and query */
 #define API_SEGS_MAX 12                /* path segments */
 #define API_PARAMS_MAX 2               /* {name} segments in one route */
@@ -117,6 +118,7 @@ struct api_req {
 	char *body;                     /* owned; NUL-terminated */
 	size_t body_len, body_cap;
 	bool too_large;                 /* body passed body_max: 413 at the end */
+	size_t dropped;                 /* bytes read past body_max, at most API_DRAIN_MAX */
 	bool early;                     /* answered before the body was read */
 	json_t *json;                   /* the parsed body of API_JSON routes */
 	bool have_session;

@@ -308,9 +308,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		if (!r->early)
-			req_body(r, upload_data, *upload_data_size);
+		size_t n = *upload_data_size;
 		*upload_data_size = 0;
+		if (r->early)
+			return MHD_YES;
+		req_body(r, upload_data, n);
+		if (r->too_large) {
+			/* libmicrohttpd lets a handler answer only before the body
+			 * or after all of it, so a body past the cap is read and
+			 * dropped to give the client its 413; but not without end:
+			 * past API_DRAIN_MAX the connection is closed unanswered. */
+			if (n > API_DRAIN_MAX - r->dropped)
+				return MHD_NO;
+			r->dropped += n;
+		}
 		return MHD_YES;
 	}
 	if (r->early)

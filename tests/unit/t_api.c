@@ -329,6 +329,38 @@ static void resp_parse(char *buf, size_t len, struct resp *out)
 	}
 }
 
+/* Send req (as much as the server takes) and read until the server
+ * closes the connection. true: it closed it, without an HTTP answer;
+ * false: it answered, or still held the connection open after 10 s. */
+static bool send_until_closed(const char *req, size_t len)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	struct timeval tv = { 10, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(fx->port) };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+	int sent = send_all(fd, req, len);
+	bool closed = false, answered = false;
+	char buf[4096];
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof buf, 0);
+		if (n > 0) {
+			answered = true;
+			continue;
+		}
+		/* 0: closed; ECONNRESET: closed with our data unread. */
+		closed = n == 0 || errno == ECONNRESET || errno == EPIPE;
+		break;
+	}
+	if (!closed)
+		fprintf(stderr, "send_until_closed: still open (send %d)\n", sent);
+	close(fd);
+	return closed && !answered;
+}
+
 /* One request. extra: more header lines ("Name: v\r\n"...), may be NULL.
  * A body gets its Content-Length. */
 static void http_from(const char *src, const char *method, const char *path, const char *extra, const char *body,
@@ -1060,6 +1092,28 @@ static void test_hostile_requests(void **state)
 	free(big);
 	assert_error(&r, 413, NULL);
 	resp_free(&r);
+	assert_alive();
+
+	/* A chunked body that does not stop: the server reads only so much
+	 * of it (the connection is then closed, unanswered) and goes on. */
+	size_t endless = API_BODY_MAX + API_DRAIN_MAX + 8 * chunk;
+	big = malloc(endless + 64 * (endless / chunk + 2) + 1024);
+	assert_non_null(big);
+	k = (size_t)sprintf(big,
+			    "POST /api/v1/extensions HTTP/1.1\r\nHost: x\r\n%sContent-Type: application/json\r\n"
+			    "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+			    hdr);
+	for (size_t sent = 0; sent < endless; sent += chunk) {
+		k += (size_t)sprintf(big + k, "%zx\r\n", chunk);
+		memset(big + k, sent == 0 ? '[' : ' ', chunk);
+		k += chunk;
+		k += (size_t)sprintf(big + k, "\r\n");
+	}
+	/* No final chunk: as far as the server knows, it goes on. The server
+	 * must close the connection itself (a recv timeout here means it was
+	 * still waiting for more). */
+	assert_true(send_until_closed(big, k));
+	free(big);
 	assert_alive();
 
 	/* Bad JSON of several kinds; lengths from sizeof, as some hold a NUL.
