@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,11 +88,20 @@ static void client_ip(struct api_req *r)
 	if (ci->client_addr->sa_family == AF_INET) {
 		memcpy(&ss, ci->client_addr, sizeof(struct sockaddr_in));
 	} else if (ci->client_addr->sa_family == AF_INET6) {
-		/* One IPv6 client owns a /64: throttle the prefix. */
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 		memcpy(s6, ci->client_addr, sizeof *s6);
-		memset(&s6->sin6_addr.s6_addr[8], 0, 8);
-		s6->sin6_port = 0;
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+			/* An IPv4 client on a dual-stack socket: its own address,
+			 * not the /64 that all of IPv4 shares. */
+			struct sockaddr_in s4 = { .sin_family = AF_INET };
+			memcpy(&s4.sin_addr, &s6->sin6_addr.s6_addr[12], 4);
+			memset(&ss, 0, sizeof ss);
+			memcpy(&ss, &s4, sizeof s4);
+		} else {
+			/* One IPv6 client owns a /64: throttle the prefix. */
+			memset(&s6->sin6_addr.s6_addr[8], 0, 8);
+			s6->sin6_port = 0;
+		}
 	} else {
 		return;
 	}

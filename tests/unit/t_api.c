@@ -101,6 +101,7 @@ struct fx {
 	char cookie[128];     /* "pbx_session=..." of the signed-in admin */
 	char csrf[API_TOKEN_HEX + 1];
 	char cert[128], key[128]; /* PEM files of a TLS server, "" for plain HTTP */
+	bool v6;                  /* listen on [::1] (set before fx_start) */
 };
 
 /* The one fixture of the running test (tests run one at a time). */
@@ -171,10 +172,15 @@ static int fx_start_with(struct fx *f, bool with_live, bool tls)
 		cfg.tls_cert = f->cert;
 		cfg.tls_key = f->key;
 	}
-	struct sockaddr_in *sin = (struct sockaddr_in *)&cfg.addr;
-	sin->sin_family = AF_INET;
-	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sin->sin_port = 0;
+	if (f->v6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&cfg.addr;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_addr = in6addr_loopback;
+	} else {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&cfg.addr;
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	}
 	if (http_start(&f->h, &cfg) != 0)
 		return -1;
 	f->port = http_port(f->h);
@@ -281,18 +287,25 @@ static void resp_parse(char *buf, size_t len, struct resp *out);
 static void http_raw_from(const char *src, const char *req, size_t req_len, struct resp *out)
 {
 	memset(out, 0, sizeof *out);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int fd = socket(fx->v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
 	assert_true(fd >= 0);
 	struct timeval tv = { 10, 0 };
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	if (src) {
+		assert_false(fx->v6);
 		struct sockaddr_in b = { .sin_family = AF_INET };
 		inet_pton(AF_INET, src, &b.sin_addr);
 		assert_int_equal(bind(fd, (struct sockaddr *)&b, sizeof b), 0);
 	}
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(fx->port) };
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+	if (fx->v6) {
+		struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons(fx->port) };
+		a6.sin6_addr = in6addr_loopback;
+		assert_int_equal(connect(fd, (struct sockaddr *)&a6, sizeof a6), 0);
+	} else {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(fx->port) };
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+	}
 	send_all(fd, req, req_len);
 	size_t cap = 65536, len = 0;
 	char *buf = malloc(cap);
@@ -1628,6 +1641,43 @@ static void test_no_live(void **state)
 	free(other);
 }
 
+static void test_ipv6(void **state)
+{
+	(void)state;
+	/* A server on [::1]: served, signed in, and throttled per address
+	 * like over IPv4. */
+	struct fx *mine = fx;
+	struct fx *v6 = calloc(1, sizeof *v6);
+	assert_non_null(v6);
+	v6->v6 = true;
+	assert_int_equal(fx_start(v6, true), 0);
+	atomic_store(&v6->ready, true);
+	fx = v6;
+	assert_alive();
+	signin_admin();
+	struct resp r;
+	api_req("GET", "/api/v1/session", NULL, &r);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+	char cookie[128], csrf[API_TOKEN_HEX + 1];
+	for (int i = 0; i < API_THROTTLE_LIMIT; i++) {
+		char user[24];
+		snprintf(user, sizeof user, "guess%d", i);
+		assert_int_equal(signin_from(NULL, user, "wrong password", cookie, sizeof cookie, csrf, sizeof csrf, &r),
+				 401);
+		resp_free(&r);
+	}
+	assert_int_equal(signin_from(NULL, "admin", ADMIN_PW, cookie, sizeof cookie, csrf, sizeof csrf, &r), 429);
+	resp_free(&r);
+	/* The session from before is not touched by the throttling. */
+	api_req("GET", "/api/v1/extensions", NULL, &r);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+	fx = mine;
+	fx_stop(v6);
+	free(v6);
+}
+
 static void test_http_start_rejects_bad_cfg(void **state)
 {
 	(void)state;
@@ -1954,6 +2004,7 @@ int main(void)
 		API_TEST(test_settings_and_rooms),
 		API_TEST(test_live_routes),
 		API_TEST(test_no_live),
+		API_TEST(test_ipv6),
 		API_TEST(test_http_start_rejects_bad_cfg),
 		API_TEST(test_concurrent_clients),
 		/* Not under the mallinfo2 leak check: GnuTLS keeps a random
