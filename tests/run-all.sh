@@ -40,7 +40,7 @@ unit_tests() { # DIR LABEL
 		case $t in *.c|*.h) continue ;; esac
 		[ -x "$t" ] || continue
 		log=$(mktemp)
-		( cd "$d" && CMOCKA_MESSAGE_OUTPUT=TAP GLIBC_TUNABLES=glibc.malloc.tcache_count=0 \
+		( cd "$d" && CMOCKA_MESSAGE_OUTPUT=TAP GLIBC_TUNABLES=glibc.malloc.tcache_count=0:glibc.malloc.arena_max=1 \
 			timeout 600 "$t" ) >"$log" 2>&1
 		rc=$?
 		cat "$log"

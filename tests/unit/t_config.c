@@ -297,11 +297,7 @@ int main(int argc, char **argv)
 	(void)argc;
 	/* See t_db.c: glibc's malloc cache confuses unit.h's mallinfo2 leak
 	 * check; run without it, except under valgrind. */
-	const char *pre = getenv("LD_PRELOAD");
-	if (!getenv("GLIBC_TUNABLES") && !(pre && strstr(pre, "vgpreload"))) {
-		setenv("GLIBC_TUNABLES", "glibc.malloc.tcache_count=0", 1);
-		execv("/proc/self/exe", argv);
-	}
+	unit_exact_heap(argv);
 	const struct CMUnitTest tests[] = {
 		UNIT_TEST(test_load_thousand_and_lookup),
 		UNIT_TEST(test_load_ten_thousand_fast),

@@ -829,12 +829,7 @@ int main(int argc, char **argv)
 	 * counts as in use, which makes unit.h's leak check see phantom leaks
 	 * in allocation-heavy tests (SQLite). Run without it; not under
 	 * valgrind, whose exec would escape it (and which checks leaks itself). */
-	const char *pre = getenv("LD_PRELOAD");
-	if (!getenv("GLIBC_TUNABLES") && !(pre && strstr(pre, "vgpreload"))) {
-		setenv("GLIBC_TUNABLES", "glibc.malloc.tcache_count=0", 1);
-		execv("/proc/self/exe", argv);
-		/* If that failed, run anyway; the leak check may be noisy. */
-	}
+	unit_exact_heap(argv);
 	const struct CMUnitTest tests[] = {
 		UNIT_TEST(test_open_migrates_and_reopens),
 		UNIT_TEST(test_open_missing_folder),

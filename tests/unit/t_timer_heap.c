@@ -320,11 +320,7 @@ int main(int argc, char **argv)
 	 * count is exact. Re-run ourselves once with the cache off (not under
 	 * valgrind, whose own allocator needs none of this). */
 	(void)argc;
-	const char *pre = getenv("LD_PRELOAD");
-	if (!getenv("GLIBC_TUNABLES") && !(pre && strstr(pre, "vgpreload"))) {
-		setenv("GLIBC_TUNABLES", "glibc.malloc.tcache_count=0", 1);
-		execv("/proc/self/exe", argv);
-	}
+	unit_exact_heap(argv);
 	const struct CMUnitTest tests[] = {
 		UNIT_TEST(test_order),
 		UNIT_TEST(test_stop_and_rearm),
