@@ -76,7 +76,7 @@ STAGE=$(mktemp -d)
 if make install DESTDIR="$STAGE" PREFIX=/usr >/dev/null &&
 	[ -x "$STAGE/usr/sbin/pbxd" ] && [ -x "$STAGE/usr/bin/pbxctl" ] &&
 	grep -q '^ExecStart=/usr/sbin/pbxd ' "$STAGE/usr/lib/systemd/system/pbxd.service" &&
-	! grep -q '@' "$STAGE/usr/lib/systemd/system/pbxd.service" &&
+	! grep -q '[@]PREFIX[@]' "$STAGE/usr/lib/systemd/system/pbxd.service" &&
 	"$STAGE/usr/sbin/pbxd" --help >/dev/null; then
 	echo "install: ok"; one install 0
 else
