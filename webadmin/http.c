@@ -19,6 +19,7 @@
  */
 #include "http.h"
 #include "api.h"
+#include "ui_assets.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -301,6 +302,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct http_server *h = cls;
 	struct api_req *r = *req_cls;
 	(void)version;
+	if (!r && ui_assets_match(url)) /* the browser UI: static, no session */
+		return ui_assets_serve(conn, method, url);
 	if (!r) {
 		if (!(r = calloc(1, sizeof *r)))
 			return MHD_NO;
