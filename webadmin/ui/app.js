@@ -175,13 +175,16 @@ async function addExtension(ev) {
 }
 
 async function showCreated(ext) {
+  // The phone talks to the same host as this browser. The API does not
+  // tell the SIP port (it is pbxd's --sip-listen), so the default is shown.
   let domain = location.hostname;
   const s = await api('GET', '/api/v1/settings');
   if (s.status === 200 && s.data && typeof s.data.sip_realm === 'string' && s.data.sip_realm) {
     domain = s.data.sip_realm;
   }
-  $('sip-server').textContent = domain;
-  $('sip-port').textContent = '5060 (UDP or TCP)';
+  $('sip-server').textContent = location.hostname;
+  $('sip-domain').textContent = domain;
+  $('sip-port').textContent = '5060, UDP or TCP (unless changed with --sip-listen)';
   $('sip-user').textContent = ext.number;
   $('sip-password').textContent = ext.password;
   $('sip-name').textContent = ext.name || ext.number;
