@@ -86,12 +86,6 @@ static bool hex_lower_valid(const char *s, size_t n)
 	return strlen(s) == n && strspn(s, "0123456789abcdef") == n;
 }
 
-static const char *col_text(sqlite3_stmt *st, int i)
-{
-	const char *s = (const char *)sqlite3_column_text(st, i);
-	return s ? s : "";
-}
-
 /* A text column that holds a NUL in the middle would be silently cut by
  * every C string function: treat it as malformed. */
 static bool col_clean(sqlite3_stmt *st, int i)
@@ -187,10 +181,10 @@ static int config_load_settings(sqlite3 *db, struct config *c)
 	bool have_key = false;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (!col_clean(st, 0) || !col_clean(st, 1)) {
-			log_warn("config: settings row %.64s holds a NUL byte; skipped", col_text(st, 0));
+			log_warn("config: settings row %.64s holds a NUL byte; skipped", db_col_text(st, 0));
 			continue;
 		}
-		config_setting(c, col_text(st, 0), col_text(st, 1), &have_key);
+		config_setting(c, db_col_text(st, 0), db_col_text(st, 1), &have_key);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
@@ -229,8 +223,8 @@ static int config_load_exts(sqlite3 *db, struct loader *L)
 		return db_errno(db, rc);
 	int ret = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *number = col_text(st, 0), *name = col_text(st, 1), *md5 = col_text(st, 2),
-			   *sha = col_text(st, 3), *pin = col_text(st, 4);
+		const char *number = db_col_text(st, 0), *name = db_col_text(st, 1), *md5 = db_col_text(st, 2),
+			   *sha = db_col_text(st, 3), *pin = db_col_text(st, 4);
 		sqlite3_int64 flags = sqlite3_column_int64(st, 5), ring = sqlite3_column_int64(st, 6);
 		const char *why = NULL;
 		if (!col_clean(st, 0) || !db_number_valid(number))
@@ -290,8 +284,8 @@ static int config_load_rooms(sqlite3 *db, struct loader *L)
 		return db_errno(db, rc);
 	int ret = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *number = col_text(st, 0), *name = col_text(st, 1), *pin = col_text(st, 2),
-			   *mpin = col_text(st, 3);
+		const char *number = db_col_text(st, 0), *name = db_col_text(st, 1), *pin = db_col_text(st, 2),
+			   *mpin = db_col_text(st, 3);
 		sqlite3_int64 maxp = sqlite3_column_int64(st, 4), flags = sqlite3_column_int64(st, 5);
 		const char *why = NULL;
 		if (!col_clean(st, 0) || !db_number_valid(number))

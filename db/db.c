@@ -380,3 +380,26 @@ void db_close(sqlite3 *db)
 		sqlite3_close_v2(db);
 	}
 }
+
+int db_delete_one(sqlite3 *db, const char *sql, const char *key)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+		rc = db_step_write(db, st);
+	}
+	int ret = 0;
+	if (rc != SQLITE_DONE)
+		ret = db_errno(db, rc);
+	else if (sqlite3_changes(db) == 0)
+		ret = ENOENT;
+	sqlite3_finalize(st);
+	return ret;
+}
+
+const char *db_col_text(sqlite3_stmt *st, int i)
+{
+	const char *s = (const char *)sqlite3_column_text(st, i);
+	return s ? s : "";
+}

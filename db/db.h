@@ -68,6 +68,11 @@ int db_write_end(sqlite3 *db, bool owned, int rc);
  * transaction). Returns SQLite's code: SQLITE_DONE on success, else the
  * failing step's, BEGIN's or COMMIT's. */
 int db_step_write(sqlite3 *db, sqlite3_stmt *st);
+/* Run a one-parameter DELETE (sql binds key as ?1) under db_step_write.
+ * 0, ENOENT when no row went, or the error. */
+int db_delete_one(sqlite3 *db, const char *sql, const char *key);
+/* Column i as text; "" for NULL. Valid until the next step or finalize. */
+const char *db_col_text(sqlite3_stmt *st, int i);
 /* SQLite result code to errno; logs the SQLite message for unexpected ones. */
 int db_errno(sqlite3 *db, int sqlite_rc);
 

@@ -158,19 +158,7 @@ int db_admin_del(sqlite3 *db, const char *user)
 {
 	if (!user)
 		return EINVAL;
-	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(db, "DELETE FROM admins WHERE username = ?1", -1, &st, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
-		rc = db_step_write(db, st);
-	}
-	int ret = 0;
-	if (rc != SQLITE_DONE)
-		ret = db_errno(db, rc);
-	else if (sqlite3_changes(db) == 0)
-		ret = ENOENT;
-	sqlite3_finalize(st);
-	return ret;
+	return db_delete_one(db, "DELETE FROM admins WHERE username = ?1", user);
 }
 
 int db_admin_list(sqlite3 *db, int (*cb)(void *ctx, const char *user, int64_t created_at), void *ctx)

@@ -309,25 +309,7 @@ int db_ext_del(sqlite3 *db, const char *number)
 {
 	if (!db_number_valid(number))
 		return ENOENT;
-	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(db, "DELETE FROM extensions WHERE number = ?1", -1, &st, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
-		rc = db_step_write(db, st);
-	}
-	int ret = 0;
-	if (rc != SQLITE_DONE)
-		ret = db_errno(db, rc);
-	else if (sqlite3_changes(db) == 0)
-		ret = ENOENT;
-	sqlite3_finalize(st);
-	return ret;
-}
-
-static const char *col_text(sqlite3_stmt *st, int i)
-{
-	const char *s = (const char *)sqlite3_column_text(st, i);
-	return s ? s : "";
+	return db_delete_one(db, "DELETE FROM extensions WHERE number = ?1", number);
 }
 
 int db_ext_list(sqlite3 *db, int (*cb)(void *ctx, const struct db_ext *e), void *ctx)
@@ -344,11 +326,11 @@ int db_ext_list(sqlite3 *db, int (*cb)(void *ctx, const struct db_ext *e), void 
 	int ret = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct db_ext e = {
-			.number = col_text(st, 0),
-			.name = col_text(st, 1),
-			.ha1_md5 = col_text(st, 2),
-			.ha1_sha256 = col_text(st, 3),
-			.vm_pin = col_text(st, 4),
+			.number = db_col_text(st, 0),
+			.name = db_col_text(st, 1),
+			.ha1_md5 = db_col_text(st, 2),
+			.ha1_sha256 = db_col_text(st, 3),
+			.vm_pin = db_col_text(st, 4),
 			.flags = (unsigned)sqlite3_column_int64(st, 5),
 			.ring_time = sqlite3_column_int(st, 6),
 			.created_at = sqlite3_column_int64(st, 7),

@@ -95,25 +95,7 @@ int db_room_del(sqlite3 *db, const char *number)
 {
 	if (!db_number_valid(number))
 		return ENOENT;
-	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(db, "DELETE FROM rooms WHERE number = ?1", -1, &st, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
-		rc = db_step_write(db, st);
-	}
-	int ret = 0;
-	if (rc != SQLITE_DONE)
-		ret = db_errno(db, rc);
-	else if (sqlite3_changes(db) == 0)
-		ret = ENOENT;
-	sqlite3_finalize(st);
-	return ret;
-}
-
-static const char *col_text(sqlite3_stmt *st, int i)
-{
-	const char *s = (const char *)sqlite3_column_text(st, i);
-	return s ? s : "";
+	return db_delete_one(db, "DELETE FROM rooms WHERE number = ?1", number);
 }
 
 int db_room_list(sqlite3 *db, int (*cb)(void *ctx, const struct db_room *r), void *ctx)
@@ -129,10 +111,10 @@ int db_room_list(sqlite3 *db, int (*cb)(void *ctx, const struct db_room *r), voi
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		sqlite3_int64 maxp = sqlite3_column_int64(st, 4);
 		struct db_room r = {
-			.number = col_text(st, 0),
-			.name = col_text(st, 1),
-			.pin = col_text(st, 2),
-			.moderator_pin = col_text(st, 3),
+			.number = db_col_text(st, 0),
+			.name = db_col_text(st, 1),
+			.pin = db_col_text(st, 2),
+			.moderator_pin = db_col_text(st, 3),
 			.max_participants = maxp < 0 ? 0 : maxp > UINT32_MAX ? UINT32_MAX : (unsigned)maxp,
 			.flags = (unsigned)sqlite3_column_int64(st, 5),
 		};
