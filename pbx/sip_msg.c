@@ -36,6 +36,7 @@
  * transaction user (mismatch01/02).
  */
 #include "sip_msg.h"
+#include "sip_params.h"
 
 #include <errno.h>
 #include <string.h>
@@ -502,53 +503,24 @@ static int split_next(const char **pp, const char *end, struct slice *item, bool
 	return 0;
 }
 
-/* Via parameters (after the first ';'): strict generic-param list, with
- * branch, received and rport picked out. */
+/* Via parameters: branch, received and rport picked out of the list
+ * (sip_params_scan checks its syntax). */
+static void via_param(void *ctx, struct slice name, struct slice val)
+{
+	struct sip_via *v = ctx;
+	if (name.len == 6 && strncasecmp(name.p, "branch", 6) == 0)
+		v->branch = val;
+	else if (name.len == 8 && strncasecmp(name.p, "received", 8) == 0)
+		v->received = val;
+	else if (name.len == 5 && strncasecmp(name.p, "rport", 5) == 0) {
+		v->rport = true;
+		v->rport_val = val;
+	}
+}
+
 static int via_params(struct sip_via *v)
 {
-	const char *p = v->params.p, *end = v->params.p + v->params.len;
-
-	for (;;) {
-		p = skip_lws(p, end);
-		const char *n = p;
-		p = skip_token(p, end);
-		if (p == n)
-			return EBADMSG; /* ";;" (RFC 4475 badinv01) */
-		struct slice name = slice_make(n, (size_t)(p - n));
-		struct slice val = SLICE_NULL;
-		p = skip_lws(p, end);
-		if (p < end && *p == '=') {
-			p = skip_lws(p + 1, end);
-			const char *s = p;
-			if (p < end && *p == '"') {
-				p = scan_quoted(p, end);
-				if (!p)
-					return EBADMSG;
-			} else {
-				/* token or host: received=[2001:db8::9:255] and
-				 * received=2001:db8::9:255 both pass (RFC 5118 4.5) */
-				while (p < end && (is(*p, C_TOKEN) || *p == ':' || *p == '[' || *p == ']'))
-					p++;
-				if (p == s)
-					return EBADMSG;
-			}
-			val = slice_make(s, (size_t)(p - s));
-			p = skip_lws(p, end);
-		}
-		if (name.len == 6 && strncasecmp(name.p, "branch", 6) == 0)
-			v->branch = val;
-		else if (name.len == 8 && strncasecmp(name.p, "received", 8) == 0)
-			v->received = val;
-		else if (name.len == 5 && strncasecmp(name.p, "rport", 5) == 0) {
-			v->rport = true;
-			v->rport_val = val;
-		}
-		if (p == end)
-			return 0;
-		if (*p != ';')
-			return EBADMSG;
-		p++;
-	}
+	return sip_params_scan(v->params, via_param, v);
 }
 
 /*

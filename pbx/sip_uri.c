@@ -11,6 +11,7 @@
  * parameters) is capped by URI_CMP_MAX_PARAMS.
  */
 #include "sip_msg.h"
+#include "sip_params.h"
 
 #include <errno.h>
 #include <string.h>
@@ -355,13 +356,8 @@ int sip_uri_parse(struct sip_uri *u, struct slice text)
 
 /* -------------------------------------------------- header parameters */
 
-/*
- * Strict check of a header parameter list (after the first ';'):
- * generic-param *( SEMI generic-param ), generic-param = token [ EQUAL
- * gen-value ], gen-value = token / host / quoted-string. Empty elements
- * (";;") are malformed (RFC 4475 badinv01). Sets *tag to the tag value.
- */
-static int hparams_check(struct slice params, struct slice *tag)
+int sip_params_scan(struct slice params, void (*fn)(void *ctx, struct slice name, struct slice val),
+		    void *ctx)
 {
 	const char *p = params.p, *end = params.p + params.len;
 
@@ -391,14 +387,19 @@ static int hparams_check(struct slice params, struct slice *tag)
 			val = slice_make(v, (size_t)(p - v));
 			p = skip_lws(p, end);
 		}
-		if (tag && name.len == 3 && strncasecmp(name.p, "tag", 3) == 0)
-			*tag = val;
+		fn(ctx, name, val);
 		if (p == end)
 			return 0;
 		if (*p != ';')
 			return EBADMSG;
 		p++;
 	}
+}
+
+static void hparam_tag(void *ctx, struct slice name, struct slice val)
+{
+	if (name.len == 3 && strncasecmp(name.p, "tag", 3) == 0)
+		*(struct slice *)ctx = val;
 }
 
 int sip_nameaddr_parse(struct sip_nameaddr *na, struct slice text)
@@ -467,7 +468,7 @@ int sip_nameaddr_parse(struct sip_nameaddr *na, struct slice text)
 	if (*p != ';')
 		return EBADMSG;
 	na->params = slice_make(p + 1, (size_t)(end - p - 1));
-	return hparams_check(na->params, &na->tag);
+	return sip_params_scan(na->params, hparam_tag, &na->tag);
 }
 
 /* ------------------------------------------------------ URI comparison */
