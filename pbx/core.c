@@ -35,8 +35,12 @@ void core_send_built(struct core *c, struct sip_txn *st, const struct sip_msg *r
 		     const struct sip_dest *src, struct sip_buf *b, int code)
 {
 	if (!sip_buf_ok(b)) {
-		/* Only an absurdly long request gets here; answer it minimally. */
-		log_warn("response %d to %.*s did not fit", code, (int)req->method.len, req->method.p);
+		/* Only an absurdly long request gets here: say so with a bare 500
+		 * rather than leave the transaction unanswered. */
+		log_warn("response %d to %.*s did not fit", code, (int)(req->method.len > 32 ? 32 : req->method.len),
+			 req->method.p);
+		if (code != 500)
+			core_reply(c, st, req, src, 500, NULL);
 		return;
 	}
 	if (st) {

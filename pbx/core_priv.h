@@ -21,7 +21,7 @@
 #include "throttle.h"
 #include "timer_heap.h"
 
-#define CORE_RESP_MAX 8192
+#define CORE_RESP_MAX SIP_MAX_MSG /* a 200 to REGISTER lists up to 100 contacts */
 
 struct core_stats {
 	uint64_t rx, rx_bad, rx_banned, auth_challenges, auth_failures, auth_ok, registers_ok;
