@@ -1,0 +1,160 @@
+/*
+ * media.h: the media engine (DESIGN.md "Media"): N media threads, each the
+ * only owner of its RTP legs (sockets, SRTP contexts, codecs, jitter
+ * buffers), driven by commands from the core thread and reporting events
+ * back to it.
+ *
+ * A leg is one RTP/RTCP port pair facing one phone. The core creates a leg
+ * when it writes an SDP (it needs the port at once), tells the leg what was
+ * negotiated (media_leg_set), connects two legs (media_bridge) and frees the
+ * leg when the call ends. Both legs of a bridge live on the same media
+ * thread (media_leg_new's `near`), so the packet path takes no lock.
+ *
+ * Per direction of a bridge the engine picks the cheapest path that works:
+ *   - same codec and clock, neither side SRTP: forward at once, rewriting
+ *     only payload type, SSRC, sequence and timestamp (kept continuous for
+ *     the receiver across media_leg_set changes and re-bridging);
+ *   - same codec, SRTP on either side: unprotect, rewrite, protect;
+ *   - different codecs: jitter buffer, decode (with PLC), encode, on the
+ *     20 ms tick.
+ * RFC 4733 events cross in every case (payload type and timestamp mapped;
+ * regenerated when the other side has a different telephone-event clock)
+ * and are reported to the core as MEDIA_EV_DTMF.
+ *
+ * Threads: every function here is called by the core thread only (one
+ * producer); the engine's threads are its own. media_engine_stop joins them.
+ */
+#ifndef PBX_MEDIA_H
+#define PBX_MEDIA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "sdp.h"
+
+typedef uint32_t media_leg_id; /* 0 = none */
+
+struct media_engine;
+
+struct media_engine_cfg {
+	unsigned threads;       /* media threads; 0 = one per online core */
+	uint16_t port_lo;       /* RTP ports are even numbers in [port_lo, port_hi]; RTCP is RTP + 1 */
+	uint16_t port_hi;
+	uint32_t timeout_ms;    /* no RTP/RTCP from a leg that should be sending: MEDIA_EV_TIMEOUT; 0 = off */
+	uint32_t hold_timeout_ms; /* the same for a leg on hold (it may stop sending); 0 = off */
+	bool realtime;          /* try SCHED_FIFO for the media threads (logged when refused) */
+};
+
+/* Start the threads. 0, EINVAL (bad ports), ENOMEM, or a pthread/epoll errno. */
+int media_engine_start(struct media_engine **out, const struct media_engine_cfg *cfg);
+/* Stop and join the threads, close every leg (no events). NULL is fine. */
+void media_engine_stop(struct media_engine *me);
+
+/* ---- legs ---- */
+
+/*
+ * Bind a new RTP/RTCP port pair on local's address (its port is ignored)
+ * and give the leg to a media thread: the one `near` lives on when it is
+ * not 0 (so two legs of a call share a thread), else the least loaded.
+ * cookie comes back in every event about the leg. The leg receives (and
+ * latches, see below) but sends nothing until media_leg_set. Returns 0 with
+ * *id and *port set, EADDRINUSE when no port pair is free, ENOENT when near
+ * is unknown, or another errno.
+ */
+int media_leg_new(struct media_engine *me, const struct sockaddr_storage *local, media_leg_id near,
+		  uint64_t cookie, media_leg_id *id, uint16_t *port);
+
+/* What was negotiated for one leg, from our side (copied by media_leg_set). */
+struct media_leg_params {
+	struct sockaddr_storage remote;      /* where to send RTP; port 0 = not yet known */
+	struct sockaddr_storage remote_rtcp; /* where to send RTCP; port 0 = remote port + 1 */
+	bool rtcp_mux;
+	bool latch;             /* symmetric RTP: send to where the phone's RTP really comes from */
+	bool raw;               /* video or unknown media: forwarded untouched to the bridged leg */
+	enum sdp_codec codec;   /* audio codec (ignored when raw) */
+	uint8_t pt;             /* its payload type on this leg */
+	uint32_t clock;         /* its RTP clock rate */
+	uint8_t channels;
+	bool dtmf;              /* telephone-event agreed */
+	uint8_t dtmf_pt;
+	uint32_t dtmf_clock;
+	uint32_t ptime;         /* ms per packet we send; 0 = 20 */
+	enum sdp_dir dir;       /* our direction: SDP_DIR_SEND bit = we may send, RECV = they send */
+	bool srtp;              /* SDES keys below */
+	enum sdp_srtp_suite suite;
+	uint8_t tx_key[SDP_SRTP_KEY_LEN]; /* we protect with this */
+	uint8_t rx_key[SDP_SRTP_KEY_LEN]; /* they protect with this */
+};
+
+/* (Re)configure a leg; may be called again after every offer/answer (hold,
+ * resume, codec change). Stream continuity is kept. 0 or ENOENT. */
+int media_leg_set(struct media_engine *me, media_leg_id id, const struct media_leg_params *p);
+
+/* Connect a and b both ways (each was media_leg_set). A leg is in at most
+ * one bridge: bridging replaces an earlier one. 0, ENOENT, or EXDEV when
+ * they live on different threads. */
+int media_bridge(struct media_engine *me, media_leg_id a, media_leg_id b);
+/* Disconnect id from whatever it is bridged to (both ends stop relaying). */
+int media_unbridge(struct media_engine *me, media_leg_id id);
+
+/* Send back to the leg what it sends (the *43 echo test). Ends a bridge. */
+int media_echo(struct media_engine *me, media_leg_id id);
+
+enum media_tone {
+	MEDIA_TONE_CONFIRM, /* a feature code worked: three short rising beeps */
+	MEDIA_TONE_ERROR,   /* it did not: a low double beep */
+};
+/* Play a tone to the leg in its codec (stops whatever it heard before);
+ * MEDIA_EV_TONE_DONE follows. */
+int media_tone(struct media_engine *me, media_leg_id id, enum media_tone tone);
+
+/* Close the leg's sockets and free it; MEDIA_EV_CLOSED carries its final
+ * statistics. The id is invalid from this call on. */
+int media_leg_free(struct media_engine *me, media_leg_id id);
+
+/* ---- events (media threads -> core) ---- */
+
+struct media_leg_stats {
+	enum sdp_codec codec;
+	uint64_t rx_packets, tx_packets;
+	uint64_t rx_bytes, tx_bytes;
+	int64_t lost;           /* RFC 3550 cumulative lost of what we received */
+	uint32_t jitter_ms;     /* RFC 3550 interarrival jitter of what we received */
+	uint32_t max_jitter_ms;
+};
+
+enum media_ev_kind {
+	MEDIA_EV_DTMF,      /* digit: a telephone-event ended (reported once) */
+	MEDIA_EV_TIMEOUT,   /* the leg went silent past its timeout (reported once until packets return) */
+	MEDIA_EV_LATCHED,   /* addr: first packet, or packets now come from elsewhere */
+	MEDIA_EV_TONE_DONE,
+	MEDIA_EV_CLOSED,    /* stats: the leg is gone */
+};
+
+struct media_event {
+	enum media_ev_kind kind;
+	media_leg_id leg;
+	uint64_t cookie;
+	char digit;                     /* MEDIA_EV_DTMF: 0-9 * # A-D */
+	struct sockaddr_storage addr;   /* MEDIA_EV_LATCHED */
+	struct media_leg_stats stats;   /* MEDIA_EV_CLOSED */
+};
+
+/* Readable (EPOLLIN) when events wait; the core adds it to its loop. */
+int media_event_fd(const struct media_engine *me);
+/* Move up to max waiting events into ev; returns how many. Reads the eventfd. */
+size_t media_events_take(struct media_engine *me, struct media_event *ev, size_t max);
+
+/* ---- totals for /metrics (any thread; relaxed atomics) ---- */
+
+struct media_totals {
+	uint64_t legs;            /* open now */
+	uint64_t rx_packets, tx_packets, lost_packets;
+	uint64_t transcoded_frames;
+	uint64_t tick_max_us;     /* worst media tick so far */
+};
+void media_engine_totals(const struct media_engine *me, struct media_totals *out);
+
+#endif
