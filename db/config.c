@@ -48,8 +48,10 @@ static int arena_add(struct arena *a, const char *s, size_t *off)
 /* Rows as offsets into the arena while loading. */
 struct ext_row {
 	size_t number, name, ha1_md5, ha1_sha256, vm_pin;
+	size_t fwd[3]; /* always, busy, noanswer */
 	unsigned flags;
 	int ring_time;
+	bool dnd;
 };
 
 struct room_row {
@@ -216,7 +218,8 @@ static int config_load_exts(sqlite3 *db, struct loader *L)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_prepare_v2(db,
-				    "SELECT number, name, ha1_md5, ha1_sha256, vm_pin, flags, ring_time"
+				    "SELECT number, name, ha1_md5, ha1_sha256, vm_pin, flags, ring_time,"
+				    " fwd_always, fwd_busy, fwd_noanswer, dnd"
 				    " FROM extensions ORDER BY length(number), number",
 				    -1, &st, NULL);
 	if (rc != SQLITE_OK)
@@ -245,6 +248,23 @@ static int config_load_exts(sqlite3 *db, struct loader *L)
 			log_warn("config: extensions row %.32s: %s; skipped", number, why);
 			continue;
 		}
+		/* A broken forwarding rule is switched off, not the extension. */
+		const char *fwd[3];
+		for (int k = 0; k < 3; k++) {
+			fwd[k] = db_col_text(st, 7 + k);
+			if (!fwd[k][0])
+				continue;
+			const char *bad = NULL;
+			if (!col_clean(st, 7 + k) || !db_number_valid(fwd[k]))
+				bad = "is not 2 to 15 digits";
+			else if (strcmp(fwd[k], number) == 0)
+				bad = "points at the extension itself";
+			if (bad) {
+				log_warn("config: extensions row %s: %s %s; that rule is off", number,
+					 db_fwd_kind_name((enum db_fwd_kind)k), bad);
+				fwd[k] = "";
+			}
+		}
 		ret = grow((void **)&L->ext, &L->cap_ext, L->n_ext + 1, sizeof *L->ext);
 		struct ext_row *e = &L->ext[L->n_ext];
 		if (ret == 0)
@@ -257,10 +277,20 @@ static int config_load_exts(sqlite3 *db, struct loader *L)
 			ret = arena_add(&L->a, sha, &e->ha1_sha256);
 		if (ret == 0)
 			ret = arena_add(&L->a, pin, &e->vm_pin);
+		for (int k = 0; k < 3 && ret == 0; k++)
+			ret = arena_add(&L->a, fwd[k], &e->fwd[k]);
 		if (ret != 0)
 			break;
+		if (ring < DB_RING_TIME_MIN || ring > DB_RING_TIME_MAX) {
+			/* Allowed by older builds; the core relies on the current range. */
+			sqlite3_int64 r = ring < DB_RING_TIME_MIN ? DB_RING_TIME_MIN : DB_RING_TIME_MAX;
+			log_warn("config: extensions row %s: ring_time %lld outside %d..%d; using %lld", number,
+				 (long long)ring, DB_RING_TIME_MIN, DB_RING_TIME_MAX, (long long)r);
+			ring = r;
+		}
 		e->flags = (unsigned)flags;
 		e->ring_time = (int)ring;
+		e->dnd = sqlite3_column_int64(st, 10) != 0;
 		L->n_ext++;
 		if (L->n_ext >= UINT32_MAX / 4) {
 			log_warn("config: too many extensions; the rest are skipped");
@@ -388,7 +418,9 @@ static int config_build(struct config *tmpl, struct loader *L, struct config **o
 		exts[n] = (struct config_ext){
 			.number = str + r->number, .name = str + r->name, .ha1_md5 = str + r->ha1_md5,
 			.ha1_sha256 = str + r->ha1_sha256, .vm_pin = str + r->vm_pin, .flags = r->flags,
-			.ring_time = r->ring_time,
+			.ring_time = r->ring_time, .fwd_always = str + r->fwd[DB_FWD_ALWAYS],
+			.fwd_busy = str + r->fwd[DB_FWD_BUSY], .fwd_noanswer = str + r->fwd[DB_FWD_NOANSWER],
+			.dnd = r->dnd,
 		};
 		if (!hash_put(eh, ext_hs - 1, &exts[0].number, sizeof exts[0], exts[n].number, (uint32_t)n)) {
 			log_warn("config: extensions row %s: duplicate number; skipped", exts[n].number);

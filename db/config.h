@@ -17,6 +17,7 @@
 #define PBX_CONFIG_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,8 +29,16 @@ struct config_ext {
 	const char *ha1_md5;    /* 32 lowercase hex digits */
 	const char *ha1_sha256; /* 64 lowercase hex digits */
 	const char *vm_pin;     /* "" = no voicemail PIN set */
-	unsigned flags;
-	int ring_time;          /* seconds */
+	unsigned flags;         /* EXT_F_* of db.h */
+	int ring_time;          /* seconds to ring, DB_RING_TIME_MIN..MAX; also the no-answer
+				 * forwarding delay */
+	/* Forwarding targets, "" = off. Never this extension itself; a target
+	 * need not be in the snapshot (deleted since): check with
+	 * config_ext_find at call time and skip it when absent. */
+	const char *fwd_always;
+	const char *fwd_busy;
+	const char *fwd_noanswer; /* after ring_time seconds */
+	bool dnd;               /* do not disturb: treat as busy */
 };
 
 struct config_room {

@@ -112,8 +112,62 @@ static const char migration_1[] =
 
 	"PRAGMA user_version = 1;";
 
+/*
+ * Migration 2: call routing per extension and call history.
+ *
+ * Forwarding targets are extension numbers ('' = off). They are not foreign
+ * keys on purpose: deleting the target leaves the rule in place and the core
+ * skips it at call time, so a re-created extension picks it up again. The
+ * existing extensions_au trigger bumps config_serial for these columns too.
+ *
+ * cdr is history, not configuration: no trigger bumps the serial for it.
+ * Times are unix milliseconds; answer_at is NULL for a call never answered.
+ * Legs: a_ is the caller's, b_ the callee's.
+ */
+static const char migration_2[] =
+	"ALTER TABLE extensions ADD COLUMN fwd_always TEXT NOT NULL DEFAULT ''"
+	" CHECK(fwd_always = '' OR (length(fwd_always) BETWEEN 2 AND 15 AND fwd_always NOT GLOB '*[^0-9]*'));"
+	"ALTER TABLE extensions ADD COLUMN fwd_busy TEXT NOT NULL DEFAULT ''"
+	" CHECK(fwd_busy = '' OR (length(fwd_busy) BETWEEN 2 AND 15 AND fwd_busy NOT GLOB '*[^0-9]*'));"
+	"ALTER TABLE extensions ADD COLUMN fwd_noanswer TEXT NOT NULL DEFAULT ''"
+	" CHECK(fwd_noanswer = '' OR (length(fwd_noanswer) BETWEEN 2 AND 15"
+	" AND fwd_noanswer NOT GLOB '*[^0-9]*'));"
+	"ALTER TABLE extensions ADD COLUMN dnd INTEGER NOT NULL DEFAULT 0 CHECK(dnd IN (0, 1));"
+
+	"CREATE TABLE cdr("
+	" id INTEGER PRIMARY KEY,"
+	" call_id TEXT NOT NULL,"
+	" caller TEXT NOT NULL,"
+	" callee TEXT NOT NULL,"
+	" dialed TEXT NOT NULL,"
+	" start_at INTEGER NOT NULL,"
+	" answer_at INTEGER,"
+	" end_at INTEGER NOT NULL,"
+	" disposition TEXT NOT NULL CHECK(disposition IN ('answered', 'busy', 'noanswer', 'unavailable',"
+	" 'cancelled', 'failed', 'redirected', 'rejected')),"
+	" hangup_by TEXT NOT NULL DEFAULT '' CHECK(hangup_by IN ('', 'caller', 'callee', 'system')),"
+	" a_codec TEXT NOT NULL DEFAULT '',"
+	" a_rx_packets INTEGER NOT NULL DEFAULT 0,"
+	" a_tx_packets INTEGER NOT NULL DEFAULT 0,"
+	" a_lost INTEGER NOT NULL DEFAULT 0,"
+	" a_jitter_ms INTEGER NOT NULL DEFAULT 0,"
+	" b_codec TEXT NOT NULL DEFAULT '',"
+	" b_rx_packets INTEGER NOT NULL DEFAULT 0,"
+	" b_tx_packets INTEGER NOT NULL DEFAULT 0,"
+	" b_lost INTEGER NOT NULL DEFAULT 0,"
+	" b_jitter_ms INTEGER NOT NULL DEFAULT 0,"
+	" srtp_a INTEGER NOT NULL DEFAULT 0 CHECK(srtp_a IN (0, 1)),"
+	" srtp_b INTEGER NOT NULL DEFAULT 0 CHECK(srtp_b IN (0, 1)));"
+	/* Listing is newest first, filtered by caller or callee: each index
+	 * serves its filter and the order. */
+	"CREATE INDEX cdr_start ON cdr(start_at);"
+	"CREATE INDEX cdr_caller ON cdr(caller, start_at);"
+	"CREATE INDEX cdr_callee ON cdr(callee, start_at);"
+
+	"PRAGMA user_version = 2;";
+
 /* Index i holds the script that takes the schema from version i to i+1. */
-static const char *const migrations[] = { migration_1 };
+static const char *const migrations[] = { migration_1, migration_2 };
 _Static_assert(sizeof migrations / sizeof migrations[0] == DB_SCHEMA_VERSION,
 	       "one migration per schema version");
 

@@ -1,7 +1,8 @@
 /*
  * db.h: the storage layer. One SQLite file holds all configuration
- * (extensions, rooms, settings, admins) and the registrations that must
- * survive a restart (location).
+ * (extensions with their forwarding and options, rooms, settings, admins),
+ * the registrations that must survive a restart (location) and the call
+ * history (cdr).
  *
  * Rules every caller relies on:
  * - one connection per thread (db_open in that thread, db_close there too);
@@ -27,7 +28,7 @@
 #include <sqlite3.h>
 
 /* Schema version db_open migrates to (PRAGMA user_version). */
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 2
 
 /* Field limits, shared by validation, CSV import and the snapshot. */
 #define DB_NUMBER_MIN 2        /* digits in an extension or room number */
@@ -44,6 +45,15 @@
 #define DB_REALM_MAX 63
 #define DB_SETTING_KEY_MAX 64
 #define DB_SETTING_VALUE_MAX 1024
+#define DB_RING_TIME_MIN 5     /* seconds an extension rings; also the no-answer */
+#define DB_RING_TIME_MAX 300   /* forwarding delay */
+#define DB_RING_TIME_DEFAULT 25
+
+/* Option bits of an extension (extensions.flags, db_ext.flags,
+ * config_ext.flags). */
+#define EXT_F_REDIRECT 0x1u     /* forwarding answers 302 with the target instead of bridging */
+#define EXT_F_REQUIRE_SRTP 0x2u /* this extension's calls must use SRTP */
+#define EXT_F_ALL (EXT_F_REDIRECT | EXT_F_REQUIRE_SRTP) /* every known bit; others are refused */
 
 /* ---- db.c: open, migrations, transactions ---------------------------- */
 
@@ -105,10 +115,14 @@ struct db_ext {
 	const char *ha1_md5;    /* 32 hex digits: MD5(number:realm:password) */
 	const char *ha1_sha256; /* 64 hex digits: SHA-256 of the same */
 	const char *vm_pin;     /* "" or 4..12 digits */
-	unsigned flags;         /* reserved for routing features, 0 today */
+	unsigned flags;         /* EXT_F_* */
 	int ring_time;          /* seconds to ring before no-answer handling */
 	int64_t created_at;     /* unix seconds */
 	int64_t updated_at;
+	const char *fwd_always; /* forwarding targets: extension numbers, "" = off */
+	const char *fwd_busy;
+	const char *fwd_noanswer; /* after ring_time seconds */
+	bool dnd;               /* do not disturb: callers get busy handling */
 };
 
 /* Each argument may be NULL to skip its check. EINVAL with a message naming
@@ -121,12 +135,17 @@ int db_ext_add(sqlite3 *db, const char *number, const char *name, const char *pa
 	       const char *vm_pin, char *err, size_t errcap);
 /* EINVAL for a bad password, ENOENT for an unknown number. */
 int db_ext_set_password(sqlite3 *db, const char *number, const char *password);
-/* Change the fields given (NULL keeps the old value). */
+/* Change the fields given (NULL keeps the old value). flags: EXT_F_* bits
+ * only; ring_time DB_RING_TIME_MIN..MAX. This is also how options are set:
+ * read the flags with db_ext_get, change bits, write them back (inside one
+ * db_begin/db_commit when others may write at the same time). */
 int db_ext_update(sqlite3 *db, const char *number, const char *name, const char *vm_pin,
 		  const unsigned *flags, const int *ring_time, char *err, size_t errcap);
 int db_ext_del(sqlite3 *db, const char *number); /* ENOENT */
 /* Ordered by number; cb returning non-zero stops the walk and is returned. */
 int db_ext_list(sqlite3 *db, int (*cb)(void *ctx, const struct db_ext *e), void *ctx);
+/* One extension through cb (its return value is returned); ENOENT. */
+int db_ext_get(sqlite3 *db, const char *number, int (*cb)(void *ctx, const struct db_ext *e), void *ctx);
 /* Is the number taken by an extension or a room? */
 int db_number_in_use(sqlite3 *db, const char *number, bool *in_use);
 /* Field checks shared by extensions, rooms, CSV import and the snapshot. */
@@ -136,6 +155,119 @@ bool db_name_valid(const char *s);   /* UTF-8, <= DB_NAME_MAX characters, no con
 /* HA1 = lowercase hex of MD5 / SHA-256 of "user:realm:password". */
 void db_ha1(const char *user, const char *realm, const char *password, char md5_out[33],
 	    char sha256_out[65]);
+
+/* ---- db_ext.c: forwarding and do not disturb -------------------------------- */
+
+/* Which forwarding rule: the feature codes set one at a time. */
+enum db_fwd_kind {
+	DB_FWD_ALWAYS,   /* every call, at once */
+	DB_FWD_BUSY,     /* when the extension is busy (or DND is on) */
+	DB_FWD_NOANSWER, /* after ring_time seconds without an answer */
+};
+
+/* The forwarding state of one extension, copied out. */
+struct db_fwd {
+	char always[DB_NUMBER_MAX + 1];   /* target extension, "" = off */
+	char busy[DB_NUMBER_MAX + 1];
+	char noanswer[DB_NUMBER_MAX + 1];
+	bool dnd;
+};
+
+/* The column name of a kind ("fwd_always", ...), as error messages name
+ * it; NULL when out of range. */
+const char *db_fwd_kind_name(enum db_fwd_kind kind);
+/* A target must be "" (off) or an existing extension that is not number
+ * itself. EINVAL with a message naming the field ("fwd_busy: 2001 is not an
+ * extension"); a database error otherwise. Targets deleted later are left
+ * in place (the core skips them at call time). */
+int db_fwd_validate(sqlite3 *db, const char *number, enum db_fwd_kind kind, const char *target, char *err,
+		    size_t errcap);
+/* ENOENT for an unknown extension. */
+int db_ext_get_fwd(sqlite3 *db, const char *number, struct db_fwd *out);
+/* All three targets and dnd, all or nothing; EINVAL naming the first bad
+ * field, ENOENT (message "extension: ...") for an unknown extension. */
+int db_ext_set_fwd(sqlite3 *db, const char *number, const struct db_fwd *f, char *err, size_t errcap);
+/* One rule (target "" = off), for the feature codes. */
+int db_ext_set_fwd_one(sqlite3 *db, const char *number, enum db_fwd_kind kind, const char *target,
+		       char *err, size_t errcap);
+int db_ext_set_dnd(sqlite3 *db, const char *number, bool on); /* ENOENT */
+
+/* ---- db_cdr.c: call detail records ------------------------------------------- */
+
+#define DB_CDR_PARTY_MAX 63   /* bytes of caller, callee, dialed */
+#define DB_CDR_CALL_ID_MAX 255
+#define DB_CDR_CODEC_MAX 15
+
+/* How a call ended; stored as the text db_cdr_disp_name gives. */
+enum db_cdr_disp {
+	DB_CDR_ANSWERED,
+	DB_CDR_BUSY,
+	DB_CDR_NOANSWER,
+	DB_CDR_UNAVAILABLE, /* not registered, unknown number */
+	DB_CDR_CANCELLED,   /* the caller hung up before an answer */
+	DB_CDR_FAILED,
+	DB_CDR_REDIRECTED,  /* answered with a 302 (EXT_F_REDIRECT) */
+	DB_CDR_REJECTED,    /* declined by the callee */
+	DB_CDR_DISP_COUNT
+};
+
+/* Who hung up; "" when nobody did (the call never connected). */
+enum db_cdr_by { DB_CDR_BY_NONE, DB_CDR_BY_CALLER, DB_CDR_BY_CALLEE, DB_CDR_BY_SYSTEM, DB_CDR_BY_COUNT };
+
+/* Media figures of one leg. */
+struct db_cdr_leg {
+	char codec[DB_CDR_CODEC_MAX + 1]; /* "PCMU", "opus", ...; "" = no media */
+	int64_t rx_packets;               /* received from the phone */
+	int64_t tx_packets;               /* sent to the phone */
+	int64_t lost;                     /* of the received ones */
+	int jitter_ms;                    /* interarrival jitter of the received ones */
+	bool srtp;
+};
+
+/* One call, by value (the jobs queue copies it). Strings are NUL-terminated
+ * inside their arrays; a row where one is not, or with an enum, a count or
+ * a time out of range, is logged and skipped by db_cdr_insert_batch. */
+struct db_cdr {
+	int64_t id;                           /* set by db_cdr_list; ignored on insert */
+	char call_id[DB_CDR_CALL_ID_MAX + 1]; /* the caller leg's Call-ID */
+	char caller[DB_CDR_PARTY_MAX + 1];    /* calling extension (or From user) */
+	char callee[DB_CDR_PARTY_MAX + 1];    /* the extension finally rung or answered; may be "" */
+	char dialed[DB_CDR_PARTY_MAX + 1];    /* what the caller dialled */
+	int64_t start_at;                     /* unix ms: the INVITE arrived; > 0 */
+	int64_t answer_at;                    /* unix ms; 0 = never answered (NULL in SQL) */
+	int64_t end_at;                       /* unix ms, >= start_at (and >= answer_at) */
+	enum db_cdr_disp disposition;
+	enum db_cdr_by hangup_by;
+	struct db_cdr_leg a;                  /* caller leg */
+	struct db_cdr_leg b;                  /* callee leg */
+};
+
+/* "answered", ...; NULL when out of range. */
+const char *db_cdr_disp_name(enum db_cdr_disp d);
+/* 0, or EINVAL for a name that is not one of db_cdr_disp_name's. */
+int db_cdr_disp_parse(const char *name, enum db_cdr_disp *out);
+/* "", "caller", "callee", "system"; NULL when out of range. */
+const char *db_cdr_by_name(enum db_cdr_by b);
+
+/* Insert n rows in one BEGIN IMMEDIATE transaction (or the caller's). Bad
+ * rows are logged and skipped; the others are written. */
+int db_cdr_insert_batch(sqlite3 *db, const struct db_cdr *rows, size_t n);
+
+/* What db_cdr_list and db_cdr_count select; NULL or "" = any, 0 = open. */
+struct db_cdr_filter {
+	const char *caller;      /* exact */
+	const char *callee;      /* exact */
+	const char *disposition; /* a db_cdr_disp_name; another value is EINVAL */
+	int64_t from_ms;         /* start_at >= from_ms */
+	int64_t to_ms;           /* start_at < to_ms */
+};
+
+/* Matching rows, newest first, skipping offset and at most limit of them.
+ * r is valid during the call only; cb returning non-zero stops the walk and
+ * is returned. f may be NULL. */
+int db_cdr_list(sqlite3 *db, const struct db_cdr_filter *f, size_t offset, size_t limit,
+		int (*cb)(void *ctx, const struct db_cdr *r), void *ctx);
+int db_cdr_count(sqlite3 *db, const struct db_cdr_filter *f, size_t *out);
 
 /* ---- db_csv.c: bulk import ----------------------------------------------- */
 

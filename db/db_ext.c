@@ -1,5 +1,6 @@
 /*
- * db_ext.c: extensions: validation, add, change, delete, list.
+ * db_ext.c: extensions: validation, add, change, delete, list, and their
+ * forwarding rules and do-not-disturb state.
  *
  * Passwords are never stored: only the two digest HA1 values (MD5 and
  * SHA-256, RFC 8760) for the realm in settings. Changing sip_realm therefore
@@ -270,8 +271,12 @@ int db_ext_update(sqlite3 *db, const char *number, const char *name, const char 
 	int ret = db_ext_validate(number, name, NULL, vm_pin, err, errcap);
 	if (ret != 0)
 		return ret;
-	if (ring_time && (*ring_time < 1 || *ring_time > 600)) {
-		snprintf(err, errcap, "ring_time: 1 to 600 seconds");
+	if (ring_time && (*ring_time < DB_RING_TIME_MIN || *ring_time > DB_RING_TIME_MAX)) {
+		snprintf(err, errcap, "ring_time: %d to %d seconds", DB_RING_TIME_MIN, DB_RING_TIME_MAX);
+		return EINVAL;
+	}
+	if (flags && (*flags & ~EXT_F_ALL)) {
+		snprintf(err, errcap, "flags: unknown option bits 0x%x", *flags & ~EXT_F_ALL);
 		return EINVAL;
 	}
 	sqlite3_stmt *st = NULL;
@@ -312,36 +317,293 @@ int db_ext_del(sqlite3 *db, const char *number)
 	return db_delete_one(db, "DELETE FROM extensions WHERE number = ?1", number);
 }
 
+/* The columns of struct db_ext, in the order ext_from_row reads them. */
+#define EXT_COLUMNS                                                                          \
+	"SELECT number, name, ha1_md5, ha1_sha256, vm_pin, flags, ring_time, created_at,"    \
+	" updated_at, fwd_always, fwd_busy, fwd_noanswer, dnd FROM extensions"
+
+/* The strings point into the statement's row: valid until the next step. */
+static void ext_from_row(sqlite3_stmt *st, struct db_ext *e)
+{
+	*e = (struct db_ext){
+		.number = db_col_text(st, 0),
+		.name = db_col_text(st, 1),
+		.ha1_md5 = db_col_text(st, 2),
+		.ha1_sha256 = db_col_text(st, 3),
+		.vm_pin = db_col_text(st, 4),
+		.flags = (unsigned)sqlite3_column_int64(st, 5),
+		.ring_time = sqlite3_column_int(st, 6),
+		.created_at = sqlite3_column_int64(st, 7),
+		.updated_at = sqlite3_column_int64(st, 8),
+		.fwd_always = db_col_text(st, 9),
+		.fwd_busy = db_col_text(st, 10),
+		.fwd_noanswer = db_col_text(st, 11),
+		.dnd = sqlite3_column_int(st, 12) != 0,
+	};
+}
+
+/* Hand each row of st to cb; 0, cb's non-zero value, or the step error. */
+static int ext_walk(sqlite3 *db, sqlite3_stmt *st, int (*cb)(void *ctx, const struct db_ext *e), void *ctx,
+		    bool *any)
+{
+	int rc, ret = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct db_ext e;
+		ext_from_row(st, &e);
+		*any = true;
+		ret = cb(ctx, &e);
+		if (ret != 0)
+			return ret;
+	}
+	return rc == SQLITE_DONE ? 0 : db_errno(db, rc);
+}
+
 int db_ext_list(sqlite3 *db, int (*cb)(void *ctx, const struct db_ext *e), void *ctx)
 {
 	sqlite3_stmt *st = NULL;
 	/* Shorter numbers first, so the order is numeric for numbers without
 	 * leading zeros. */
-	int rc = sqlite3_prepare_v2(db,
-				    "SELECT number, name, ha1_md5, ha1_sha256, vm_pin, flags, ring_time,"
-				    " created_at, updated_at FROM extensions ORDER BY length(number), number",
+	int rc = sqlite3_prepare_v2(db, EXT_COLUMNS " ORDER BY length(number), number", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return db_errno(db, rc);
+	bool any = false;
+	int ret = ext_walk(db, st, cb, ctx, &any);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int db_ext_get(sqlite3 *db, const char *number, int (*cb)(void *ctx, const struct db_ext *e), void *ctx)
+{
+	if (!db_number_valid(number))
+		return ENOENT;
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, EXT_COLUMNS " WHERE number = ?1", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return db_errno(db, rc);
+	sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
+	bool any = false;
+	int ret = ext_walk(db, st, cb, ctx, &any);
+	sqlite3_finalize(st);
+	return ret == 0 && !any ? ENOENT : ret;
+}
+
+/* ---- forwarding and do not disturb ---------------------------------------------- */
+
+static const char *const fwd_columns[] = {
+	[DB_FWD_ALWAYS] = "fwd_always",
+	[DB_FWD_BUSY] = "fwd_busy",
+	[DB_FWD_NOANSWER] = "fwd_noanswer",
+};
+
+const char *db_fwd_kind_name(enum db_fwd_kind kind)
+{
+	return (unsigned)kind < sizeof fwd_columns / sizeof fwd_columns[0] ? fwd_columns[kind] : NULL;
+}
+
+/* Is number an extension (not a room)? */
+static int ext_exists(sqlite3 *db, const char *number, bool *yes)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, "SELECT 1 FROM extensions WHERE number = ?1", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return db_errno(db, rc);
+	sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	int ret = 0;
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		*yes = rc == SQLITE_ROW;
+	else
+		ret = db_errno(db, rc);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int db_fwd_validate(sqlite3 *db, const char *number, enum db_fwd_kind kind, const char *target, char *err,
+		    size_t errcap)
+{
+	const char *field = db_fwd_kind_name(kind);
+	if (!field) {
+		snprintf(err, errcap, "forwarding: unknown kind %d", (int)kind);
+		return EINVAL;
+	}
+	if (!target || !*target)
+		return 0;
+	if (!db_number_valid(target)) {
+		snprintf(err, errcap, "%s: an extension number of %d to %d digits, or empty for off", field,
+			 DB_NUMBER_MIN, DB_NUMBER_MAX);
+		return EINVAL;
+	}
+	if (number && strcmp(number, target) == 0) {
+		snprintf(err, errcap, "%s: an extension cannot forward to itself", field);
+		return EINVAL;
+	}
+	bool yes = false;
+	int ret = ext_exists(db, target, &yes);
+	if (ret != 0) {
+		snprintf(err, errcap, "database: %s", sqlite3_errmsg(db));
+		return ret;
+	}
+	if (!yes) {
+		snprintf(err, errcap, "%s: %s is not an extension", field, target);
+		return EINVAL;
+	}
+	return 0;
+}
+
+/* The extension must exist: ENOENT with "extension: N does not exist". */
+static int fwd_ext_check(sqlite3 *db, const char *number, char *err, size_t errcap)
+{
+	bool yes = false;
+	int ret = db_number_valid(number) ? ext_exists(db, number, &yes) : 0;
+	if (ret != 0) {
+		snprintf(err, errcap, "database: %s", sqlite3_errmsg(db));
+		return ret;
+	}
+	if (!yes) {
+		snprintf(err, errcap, "extension: %.*s does not exist", DB_NUMBER_MAX + 1, number ? number : "");
+		return ENOENT;
+	}
+	return 0;
+}
+
+int db_ext_get_fwd(sqlite3 *db, const char *number, struct db_fwd *out)
+{
+	memset(out, 0, sizeof *out);
+	if (!db_number_valid(number))
+		return ENOENT;
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, "SELECT fwd_always, fwd_busy, fwd_noanswer, dnd FROM extensions"
+				    " WHERE number = ?1",
 				    -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return db_errno(db, rc);
+	sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
 	int ret = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct db_ext e = {
-			.number = db_col_text(st, 0),
-			.name = db_col_text(st, 1),
-			.ha1_md5 = db_col_text(st, 2),
-			.ha1_sha256 = db_col_text(st, 3),
-			.vm_pin = db_col_text(st, 4),
-			.flags = (unsigned)sqlite3_column_int64(st, 5),
-			.ring_time = sqlite3_column_int(st, 6),
-			.created_at = sqlite3_column_int64(st, 7),
-			.updated_at = sqlite3_column_int64(st, 8),
-		};
-		ret = cb(ctx, &e);
-		if (ret != 0)
-			break;
+	if (rc == SQLITE_ROW) {
+		/* The schema's CHECKs keep these to 15 digits. */
+		snprintf(out->always, sizeof out->always, "%s", db_col_text(st, 0));
+		snprintf(out->busy, sizeof out->busy, "%s", db_col_text(st, 1));
+		snprintf(out->noanswer, sizeof out->noanswer, "%s", db_col_text(st, 2));
+		out->dnd = sqlite3_column_int(st, 3) != 0;
+	} else {
+		ret = rc == SQLITE_DONE ? ENOENT : db_errno(db, rc);
 	}
-	if (ret == 0 && rc != SQLITE_DONE)
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* A target field of struct db_fwd that is not NUL-terminated inside its
+ * array is refused rather than read past. */
+static const char *fwd_field(const char *s, size_t cap)
+{
+	return memchr(s, '\0', cap) ? s : NULL;
+}
+
+int db_ext_set_fwd(sqlite3 *db, const char *number, const struct db_fwd *f, char *err, size_t errcap)
+{
+	const char *t[3] = {
+		fwd_field(f->always, sizeof f->always),
+		fwd_field(f->busy, sizeof f->busy),
+		fwd_field(f->noanswer, sizeof f->noanswer),
+	};
+	for (int k = 0; k < 3; k++)
+		if (!t[k]) {
+			snprintf(err, errcap, "%s: too long", fwd_columns[k]);
+			return EINVAL;
+		}
+	bool owned;
+	int ret = db_write_begin(db, &owned);
+	if (ret != 0) {
+		snprintf(err, errcap, "database: %s", sqlite3_errmsg(db));
+		return ret;
+	}
+	ret = fwd_ext_check(db, number, err, errcap);
+	for (int k = 0; k < 3 && ret == 0; k++)
+		ret = db_fwd_validate(db, number, (enum db_fwd_kind)k, t[k], err, errcap);
+	sqlite3_stmt *st = NULL;
+	if (ret == 0) {
+		int rc = sqlite3_prepare_v2(db,
+					    "UPDATE extensions SET fwd_always = ?2, fwd_busy = ?3, fwd_noanswer = ?4,"
+					    " dnd = ?5, updated_at = ?6 WHERE number = ?1",
+					    -1, &st, NULL);
+		if (rc == SQLITE_OK) {
+			sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
+			for (int k = 0; k < 3; k++)
+				sqlite3_bind_text(st, 2 + k, t[k], -1, SQLITE_STATIC);
+			sqlite3_bind_int(st, 5, f->dnd ? 1 : 0);
+			sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
+			rc = sqlite3_step(st);
+		}
+		if (rc != SQLITE_DONE) {
+			snprintf(err, errcap, "database: %s", sqlite3_errmsg(db));
+			ret = db_errno(db, rc);
+		}
+	}
+	sqlite3_finalize(st);
+	return db_write_end(db, owned, ret);
+}
+
+int db_ext_set_fwd_one(sqlite3 *db, const char *number, enum db_fwd_kind kind, const char *target,
+		       char *err, size_t errcap)
+{
+	/* One statement per column: the column name is never built from input. */
+	static const char *const sql[] = {
+		[DB_FWD_ALWAYS] = "UPDATE extensions SET fwd_always = ?2, updated_at = ?3 WHERE number = ?1",
+		[DB_FWD_BUSY] = "UPDATE extensions SET fwd_busy = ?2, updated_at = ?3 WHERE number = ?1",
+		[DB_FWD_NOANSWER] = "UPDATE extensions SET fwd_noanswer = ?2, updated_at = ?3 WHERE number = ?1",
+	};
+	if (!db_fwd_kind_name(kind)) {
+		snprintf(err, errcap, "forwarding: unknown kind %d", (int)kind);
+		return EINVAL;
+	}
+	if (!target)
+		target = "";
+	bool owned;
+	int ret = db_write_begin(db, &owned);
+	if (ret != 0) {
+		snprintf(err, errcap, "database: %s", sqlite3_errmsg(db));
+		return ret;
+	}
+	ret = fwd_ext_check(db, number, err, errcap);
+	if (ret == 0)
+		ret = db_fwd_validate(db, number, kind, target, err, errcap);
+	sqlite3_stmt *st = NULL;
+	if (ret == 0) {
+		int rc = sqlite3_prepare_v2(db, sql[kind], -1, &st, NULL);
+		if (rc == SQLITE_OK) {
+			sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, target, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL));
+			rc = sqlite3_step(st);
+		}
+		if (rc != SQLITE_DONE) {
+			snprintf(err, errcap, "database: %s", sqlite3_errmsg(db));
+			ret = db_errno(db, rc);
+		}
+	}
+	sqlite3_finalize(st);
+	return db_write_end(db, owned, ret);
+}
+
+int db_ext_set_dnd(sqlite3 *db, const char *number, bool on)
+{
+	if (!db_number_valid(number))
+		return ENOENT;
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, "UPDATE extensions SET dnd = ?2, updated_at = ?3 WHERE number = ?1", -1,
+				    &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 2, on ? 1 : 0);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL));
+		rc = db_step_write(db, st);
+	}
+	int ret = 0;
+	if (rc != SQLITE_DONE)
 		ret = db_errno(db, rc);
+	else if (sqlite3_changes(db) == 0)
+		ret = ENOENT;
 	sqlite3_finalize(st);
 	return ret;
 }
