@@ -1,8 +1,14 @@
 /*
  * jobs.c: the jobs thread; see jobs.h.
  *
- * Shared state (the pending table, the new snapshot) is guarded by one
- * mutex; the core only ever holds it for a hash insert.
+ * Shared state (the pending table, the CDR queue, the feature-code queue,
+ * the new snapshot) is guarded by one mutex; the core only ever holds it
+ * for a hash insert or one copy into a queue. Each pass of the thread takes
+ * everything queued in one go and writes it outside the mutex.
+ *
+ * The CDR queue is two fixed arrays: the core fills cdr_q; the thread swaps
+ * it with its own empty cdr_spare under the mutex and writes the full one,
+ * so taking a batch costs two pointer moves however large it is.
  */
 #include "jobs.h"
 
@@ -27,6 +33,15 @@ struct pending {
 	struct db_binding b;
 };
 
+/* A forwarding or DND change asked for by a feature code. */
+struct fwd_op {
+	bool dnd;                         /* a DND switch, else a forwarding rule */
+	bool on;                          /* DND on */
+	enum db_fwd_kind kind;
+	char number[DB_NUMBER_MAX + 1];
+	char target[DB_NUMBER_MAX + 1];   /* "" = off */
+};
+
 struct jobs {
 	pthread_t thread;
 	pthread_mutex_t mu;
@@ -43,6 +58,14 @@ struct jobs {
 	pthread_cond_t written;
 	struct config *new_cfg;
 	int64_t serial;
+
+	struct db_cdr *cdr_q;             /* JOBS_CDR_QUEUE_MAX rows; under mu */
+	size_t n_cdr;
+	struct db_cdr *cdr_spare;         /* the jobs thread's own, empty between passes */
+	unsigned long cdr_dropped;        /* under mu */
+	struct fwd_op ops[JOBS_FWD_QUEUE_MAX]; /* under mu, in order */
+	size_t n_ops;
+	unsigned long ops_dropped;
 };
 
 static unsigned pending_hash(const char *aor, const char *contact)
@@ -103,9 +126,128 @@ void jobs_location_del(struct jobs *j, const char *aor, const char *contact)
 	pthread_mutex_unlock(&j->mu);
 }
 
+/* ---- call records -------------------------------------------------------------- */
+
+void jobs_cdr_put(struct jobs *j, const struct db_cdr *r)
+{
+	pthread_mutex_lock(&j->mu);
+	unsigned long dropped = 0;
+	if (j->n_cdr >= JOBS_CDR_QUEUE_MAX) {
+		dropped = ++j->cdr_dropped;
+	} else {
+		j->cdr_q[j->n_cdr++] = *r;
+		j->queued_gen++;
+		if (j->n_cdr == JOBS_CDR_QUEUE_MAX / 2) {
+			/* A burst: write now rather than at the end of the wait. */
+			j->kick = true;
+			pthread_cond_signal(&j->cond);
+		}
+	}
+	pthread_mutex_unlock(&j->mu);
+	if (dropped % 1000 == 1)
+		log_warn("jobs: call record queue full (%d), %lu records dropped so far (storage too slow?)",
+			 JOBS_CDR_QUEUE_MAX, dropped);
+}
+
+unsigned long jobs_cdr_dropped(struct jobs *j)
+{
+	pthread_mutex_lock(&j->mu);
+	unsigned long n = j->cdr_dropped;
+	pthread_mutex_unlock(&j->mu);
+	return n;
+}
+
+/* ---- feature codes ---------------------------------------------------------------- */
+
+static void ops_add(struct jobs *j, const struct fwd_op *op)
+{
+	pthread_mutex_lock(&j->mu);
+	unsigned long dropped = 0;
+	if (j->n_ops >= JOBS_FWD_QUEUE_MAX) {
+		dropped = ++j->ops_dropped;
+	} else {
+		j->ops[j->n_ops++] = *op;
+		j->queued_gen++;
+		j->kick = true;
+		pthread_cond_signal(&j->cond);
+	}
+	pthread_mutex_unlock(&j->mu);
+	if (dropped)
+		log_warn("jobs: %d forwarding changes pending; the one for %s is dropped", JOBS_FWD_QUEUE_MAX,
+			 op->number);
+}
+
+/* Copy an extension number into a fixed field; false when it does not fit. */
+static bool number_copy(char out[DB_NUMBER_MAX + 1], const char *in)
+{
+	size_t n = strnlen(in, DB_NUMBER_MAX + 1);
+	if (n > DB_NUMBER_MAX)
+		return false;
+	memcpy(out, in, n);
+	out[n] = '\0';
+	return true;
+}
+
+void jobs_fwd_set(struct jobs *j, const char *number, enum db_fwd_kind kind, const char *target)
+{
+	struct fwd_op op = { .kind = kind };
+	if (!number || !number_copy(op.number, number) || !number_copy(op.target, target ? target : "") ||
+	    !db_fwd_kind_name(kind)) {
+		log_warn("jobs: forwarding change for %.16s refused: bad number, target or kind",
+			 number ? number : "(none)");
+		return;
+	}
+	ops_add(j, &op);
+}
+
+void jobs_dnd_set(struct jobs *j, const char *number, bool on)
+{
+	struct fwd_op op = { .dnd = true, .on = on };
+	if (!number || !number_copy(op.number, number)) {
+		log_warn("jobs: DND change for %.16s refused: bad number", number ? number : "(none)");
+		return;
+	}
+	ops_add(j, &op);
+}
+
+/* Apply the changes in order; true when any was written. */
+static bool ops_apply(sqlite3 *db, const struct fwd_op *ops, size_t n)
+{
+	bool any = false;
+	for (size_t i = 0; i < n; i++) {
+		const struct fwd_op *op = &ops[i];
+		char err[256] = "";
+		int rc;
+		if (op->dnd) {
+			rc = db_ext_set_dnd(db, op->number, op->on);
+			if (rc == ENOENT)
+				snprintf(err, sizeof err, "extension: %s does not exist", op->number);
+		} else {
+			rc = db_ext_set_fwd_one(db, op->number, op->kind, op->target, err, sizeof err);
+		}
+		if (rc != 0) {
+			log_warn("jobs: extension %s: %s change refused: %s", op->number,
+				 op->dnd ? "dnd" : db_fwd_kind_name(op->kind), err[0] ? err : strerror(rc));
+			continue;
+		}
+		any = true;
+		if (op->dnd)
+			log_notice("extension %s: do not disturb %s", op->number, op->on ? "on" : "off");
+		else
+			log_notice("extension %s: %s %s%s", op->number, db_fwd_kind_name(op->kind),
+				   op->target[0] ? "to " : "off", op->target);
+	}
+	return any;
+}
+
+/* ---- one pass -------------------------------------------------------------------- */
+
+static void check_config(struct jobs *j, sqlite3 *db);
+
 /* Write one batch; returns how many changes it held. */
 static size_t flush_batch(struct jobs *j, sqlite3 *db)
 {
+	struct fwd_op ops[JOBS_FWD_QUEUE_MAX];
 	pthread_mutex_lock(&j->mu);
 	struct pending *list = NULL;
 	for (size_t i = 0; i < PENDING_HASH; i++) {
@@ -118,8 +260,28 @@ static size_t flush_batch(struct jobs *j, sqlite3 *db)
 	}
 	size_t n = j->npending;
 	j->npending = 0;
+	struct db_cdr *cdrs = j->cdr_q;
+	size_t n_cdr = j->n_cdr;
+	j->cdr_q = j->cdr_spare;
+	j->n_cdr = 0;
+	size_t n_ops = j->n_ops;
+	memcpy(ops, j->ops, n_ops * sizeof ops[0]);
+	j->n_ops = 0;
 	uint64_t gen = j->queued_gen;
 	pthread_mutex_unlock(&j->mu);
+	j->cdr_spare = cdrs; /* written below, then empty again for the next swap */
+
+	if (n_ops && ops_apply(db, ops, n_ops))
+		check_config(j, db); /* the phone that dialled the code is told at once */
+	if (n_cdr) {
+		int e = db_cdr_insert_batch(db, cdrs, n_cdr);
+		if (e != 0) {
+			log_err("jobs: writing %zu call records failed: %s; they are lost", n_cdr, strerror(e));
+			pthread_mutex_lock(&j->mu);
+			j->cdr_dropped += n_cdr;
+			pthread_mutex_unlock(&j->mu);
+		}
+	}
 	if (!list)
 		goto done;
 	int err = db_begin(db);
@@ -146,7 +308,7 @@ done:
 		j->written_gen = gen;
 	pthread_cond_broadcast(&j->written);
 	pthread_mutex_unlock(&j->mu);
-	return n;
+	return n + n_cdr + n_ops;
 }
 
 static void check_config(struct jobs *j, sqlite3 *db)
@@ -227,6 +389,9 @@ int jobs_start(struct jobs **out, const char *db_path, int64_t serial)
 		return ENOMEM;
 	j->db_path = strdup(db_path);
 	j->serial = serial;
+	/* Untouched pages of these cost nothing until a busy day fills them. */
+	j->cdr_q = calloc(JOBS_CDR_QUEUE_MAX, sizeof *j->cdr_q);
+	j->cdr_spare = calloc(JOBS_CDR_QUEUE_MAX, sizeof *j->cdr_spare);
 	j->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -235,9 +400,15 @@ int jobs_start(struct jobs **out, const char *db_path, int64_t serial)
 	pthread_cond_init(&j->written, &ca);
 	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&j->mu, NULL);
-	if (!j->db_path || j->efd < 0 || pthread_create(&j->thread, NULL, jobs_main, j) != 0) {
+	if (!j->db_path || !j->cdr_q || !j->cdr_spare || j->efd < 0 ||
+	    pthread_create(&j->thread, NULL, jobs_main, j) != 0) {
 		if (j->efd >= 0)
 			close(j->efd);
+		pthread_mutex_destroy(&j->mu);
+		pthread_cond_destroy(&j->cond);
+		pthread_cond_destroy(&j->written);
+		free(j->cdr_q);
+		free(j->cdr_spare);
 		free(j->db_path);
 		free(j);
 		return ENOMEM;
@@ -287,6 +458,10 @@ void jobs_stop(struct jobs *j)
 		}
 	if (j->new_cfg)
 		config_unref(j->new_cfg);
+	if (j->n_cdr)
+		log_err("jobs: %zu call records could not be written before shutdown", j->n_cdr);
+	free(j->cdr_q);
+	free(j->cdr_spare);
 	close(j->efd);
 	pthread_mutex_destroy(&j->mu);
 	pthread_cond_destroy(&j->cond);

@@ -4,9 +4,15 @@
  * It owns its own SQLite connection. The core hands it binding changes
  * (persisted in batches, one transaction per batch; repeated changes of the
  * same binding coalesce so a phone refreshing often costs one row write per
- * batch). Once a second it checks the config serial and, when pbxctl or the
- * web admin changed something, loads a new config snapshot and wakes the
- * core through an eventfd; the core takes it with jobs_take_config().
+ * batch), call detail records (a bounded queue, one transaction per batch)
+ * and the forwarding and DND changes phones make with feature codes. Once a
+ * second it checks the config serial and, when pbxctl or the web admin
+ * changed something, loads a new config snapshot and wakes the core through
+ * an eventfd; the core takes it with jobs_take_config(). A feature-code
+ * change loads the new snapshot right after writing it, not a second later.
+ *
+ * The jobs_* calls below are for the core thread (any thread is safe: one
+ * mutex, held only to copy into a queue); none of them waits for SQLite.
  */
 #ifndef PBX_JOBS_H
 #define PBX_JOBS_H
@@ -25,6 +31,27 @@ void jobs_location_put(struct jobs *j, const struct db_binding *b);
 /* Queue the removal of one binding (contact NULL: every binding of aor). */
 void jobs_location_del(struct jobs *j, const char *aor, const char *contact);
 
+/* Call records waiting to be written; past this, jobs_cdr_put drops (and
+ * counts) them rather than grow without bound when storage stalls. */
+#define JOBS_CDR_QUEUE_MAX 4096
+/* Forwarding and DND changes waiting to be written. */
+#define JOBS_FWD_QUEUE_MAX 256
+
+/* Queue one call record (copied; see struct db_cdr for what a valid one
+ * holds: bad rows are logged and skipped when written). */
+void jobs_cdr_put(struct jobs *j, const struct db_cdr *r);
+/* Call records dropped so far: queue full, or their batch failed to write. */
+unsigned long jobs_cdr_dropped(struct jobs *j);
+
+/* A feature code: set forwarding rule kind of extension number to target
+ * ("" or NULL = off), or switch DND. Written in order, checked by db.h
+ * (target an existing extension, not number itself: a refused change is
+ * logged), then the new snapshot is loaded and the core woken through
+ * jobs_config_fd. Arguments longer than an extension number are refused
+ * (logged) at once. */
+void jobs_fwd_set(struct jobs *j, const char *number, enum db_fwd_kind kind, const char *target);
+void jobs_dnd_set(struct jobs *j, const char *number, bool on);
+
 /* Readable when a new config snapshot waits. */
 int jobs_config_fd(const struct jobs *j);
 /* The newest snapshot loaded since the last call, or NULL. The caller owns
@@ -35,7 +62,9 @@ struct config *jobs_take_config(struct jobs *j);
  * one-second poll. Never blocks on SQLite. Any thread. */
 void jobs_config_check(struct jobs *j);
 
-/* Wait until everything queued so far is written (tests, shutdown). */
+/* Wait (at most 10 s) until everything queued so far is written, and for
+ * feature-code changes, until the snapshot after them is loaded (tests,
+ * shutdown). */
 void jobs_sync(struct jobs *j);
 
 #endif
