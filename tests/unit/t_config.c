@@ -1,7 +1,8 @@
 /*
  * t_config.c: the immutable config snapshot built from a real SQLite file:
  * lookups over 1000 (and 10,000) extensions, settings, rooms, the serial,
- * bad rows skipped with a warning, reference counting.
+ * bad rows skipped with a warning, forwarding rules and options,
+ * reference counting.
  */
 #include "unit.h"
 
@@ -236,6 +237,66 @@ static void test_bad_rows_skipped(void **state)
 	db_close(db);
 }
 
+static void test_forwarding_in_snapshot(void **state)
+{
+	(void)state;
+	sqlite3 *db = fresh();
+	char err[160];
+	add_many(db, 3000, 4);
+	struct db_fwd f = { .always = "3001", .busy = "3002", .noanswer = "3003", .dnd = true };
+	assert_int_equal(db_ext_set_fwd(db, "3000", &f, err, sizeof err), 0);
+	unsigned flags = EXT_F_REDIRECT;
+	int ring = 40;
+	assert_int_equal(db_ext_update(db, "3000", NULL, NULL, &flags, &ring, err, sizeof err), 0);
+	/* Rows written behind the checks' back: a bad rule is switched off,
+	 * the extension stays; a target deleted since stays (the core skips
+	 * it); an out-of-range ring time from an older build is clamped. */
+	assert_int_equal(db_ext_set_fwd_one(db, "3002", DB_FWD_BUSY, "3003", err, sizeof err), 0);
+	assert_int_equal(sqlite3_exec(db,
+				      "UPDATE extensions SET fwd_always = '3001' WHERE number = '3001';"
+				      "UPDATE extensions SET ring_time = 600 WHERE number = '3002';"
+				      "UPDATE extensions SET ring_time = 1 WHERE number = '3003';",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_int_equal(db_ext_del(db, "3003"), 0);
+
+	struct config *c = NULL;
+	assert_int_equal(config_load(db, &c), 0);
+	assert_int_equal(config_ext_count(c), 3);
+	const struct config_ext *e = config_ext_find(c, "3000", 4);
+	assert_non_null(e);
+	assert_string_equal(e->fwd_always, "3001");
+	assert_string_equal(e->fwd_busy, "3002");
+	assert_string_equal(e->fwd_noanswer, "3003");
+	assert_null(config_ext_find(c, e->fwd_noanswer, strlen(e->fwd_noanswer)));
+	assert_true(e->dnd);
+	assert_int_equal(e->flags, EXT_F_REDIRECT);
+	assert_int_equal(e->ring_time, 40);
+	e = config_ext_find(c, "3001", 4);
+	assert_non_null(e);
+	assert_string_equal(e->fwd_always, ""); /* pointed at itself */
+	assert_false(e->dnd);
+	assert_int_equal(e->ring_time, DB_RING_TIME_DEFAULT);
+	e = config_ext_find(c, "3002", 4);
+	assert_string_equal(e->fwd_busy, "3003");
+	assert_string_equal(e->fwd_always, "");
+	assert_int_equal(e->ring_time, DB_RING_TIME_MAX);
+	config_unref(c);
+
+	/* A second snapshot after a feature-code change sees it; the first
+	 * does not change. */
+	assert_int_equal(config_load(db, &c), 0);
+	assert_int_equal(db_ext_set_dnd(db, "3000", false), 0);
+	struct config *c2 = NULL;
+	assert_int_equal(config_load(db, &c2), 0);
+	assert_true(config_ext_find(c, "3000", 4)->dnd);
+	assert_false(config_ext_find(c2, "3000", 4)->dnd);
+	assert_true(c2->serial != c->serial);
+	config_unref(c);
+	config_unref(c2);
+	db_close(db);
+}
+
 static void test_rooms_and_refcount(void **state)
 {
 	(void)state;
@@ -304,6 +365,7 @@ int main(int argc, char **argv)
 		UNIT_TEST(test_settings_in_snapshot),
 		UNIT_TEST(test_serial),
 		UNIT_TEST(test_bad_rows_skipped),
+		UNIT_TEST(test_forwarding_in_snapshot),
 		UNIT_TEST(test_rooms_and_refcount),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -1,7 +1,8 @@
 /*
  * t_db.c: the storage layer against real SQLite files in a private
  * temporary folder: migrations, pragmas, settings, extensions, CSV import,
- * location, rooms, admins and the config serial.
+ * location, rooms, admins, the config serial, and the forwarding rules,
+ * DND and options of extensions.
  */
 #include "unit.h"
 
@@ -76,8 +77,8 @@ static void test_open_migrates_and_reopens(void **state)
 	assert_int_equal(strlen(key1), 64);
 	assert_int_equal(strspn(key1, "0123456789abcdef"), 64);
 	assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
-				       " ('settings','extensions','location','rooms','admins','config_serial')"),
-			 6);
+				       " ('settings','extensions','location','rooms','admins','config_serial','cdr')"),
+			 7);
 	assert_int_equal(db_ext_add(db, "1001", "A", "secret1", "", NULL, 0), 0);
 	db_close(db);
 
@@ -287,6 +288,200 @@ static void test_ext_validation(void **state)
 					      " VALUES ('1x', '', '')",
 					      NULL, NULL, NULL),
 			     SQLITE_OK);
+	db_close(db);
+}
+
+/* ---- forwarding, DND and options ------------------------------------------------------ */
+
+static void test_migration_from_1(void **state)
+{
+	(void)state;
+	char path[128], err[256];
+	sqlite3 *db = open_fresh(path, sizeof path);
+	assert_int_equal(db_ext_add(db, "1001", "Ann", "secret1", "1234", err, sizeof err), 0);
+	/* Turn the file back into a version 1 one: what an older build left. */
+	assert_int_equal(sqlite3_exec(db,
+				      "DROP TABLE cdr;"
+				      "ALTER TABLE extensions DROP COLUMN fwd_always;"
+				      "ALTER TABLE extensions DROP COLUMN fwd_busy;"
+				      "ALTER TABLE extensions DROP COLUMN fwd_noanswer;"
+				      "ALTER TABLE extensions DROP COLUMN dnd;"
+				      "PRAGMA user_version = 1;",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	db_close(db);
+	assert_int_equal(db_open(path, &db, err, sizeof err), 0);
+	assert_int_equal(query_int(db, "PRAGMA user_version"), 2);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM extensions WHERE number = '1001' AND name = 'Ann'"
+				       " AND vm_pin = '1234' AND fwd_always = '' AND fwd_busy = '' AND fwd_noanswer = ''"
+				       " AND dnd = 0"),
+			 1);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN"
+				       " ('cdr_start', 'cdr_caller', 'cdr_callee')"),
+			 3);
+	/* No trigger of any kind watches the call history. */
+	assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'cdr'"),
+			 0);
+	db_close(db);
+}
+
+struct fwd_seen {
+	char number[16], always[16], busy[16], noanswer[16];
+	bool dnd;
+	unsigned flags;
+	int ring_time;
+	int calls;
+};
+
+static int fwd_seen_cb(void *ctx, const struct db_ext *e)
+{
+	struct fwd_seen *s = ctx;
+	snprintf(s->number, sizeof s->number, "%s", e->number);
+	snprintf(s->always, sizeof s->always, "%s", e->fwd_always);
+	snprintf(s->busy, sizeof s->busy, "%s", e->fwd_busy);
+	snprintf(s->noanswer, sizeof s->noanswer, "%s", e->fwd_noanswer);
+	s->dnd = e->dnd;
+	s->flags = e->flags;
+	s->ring_time = e->ring_time;
+	s->calls++;
+	return 0;
+}
+
+static void test_forwarding(void **state)
+{
+	(void)state;
+	sqlite3 *db = fresh();
+	char err[160];
+	assert_int_equal(db_ext_add(db, "1001", "", "secret1", "", err, sizeof err), 0);
+	assert_int_equal(db_ext_add(db, "1002", "", "secret1", "", err, sizeof err), 0);
+	assert_int_equal(db_ext_add(db, "1003", "", "secret1", "", err, sizeof err), 0);
+	assert_int_equal(db_room_add(db, "800", "", NULL, NULL, 0, err, sizeof err), 0);
+
+	struct db_fwd f;
+	assert_int_equal(db_ext_get_fwd(db, "1001", &f), 0);
+	assert_string_equal(f.always, "");
+	assert_string_equal(f.busy, "");
+	assert_string_equal(f.noanswer, "");
+	assert_false(f.dnd);
+	assert_int_equal(db_ext_get_fwd(db, "4444", &f), ENOENT);
+	assert_int_equal(db_ext_get_fwd(db, "x'--", &f), ENOENT);
+
+	/* A forwarding change is a configuration change. */
+	int64_t s0, s1;
+	assert_int_equal(db_config_serial(db, &s0), 0);
+	f = (struct db_fwd){ .always = "", .busy = "1002", .noanswer = "1003", .dnd = true };
+	assert_int_equal(db_ext_set_fwd(db, "1001", &f, err, sizeof err), 0);
+	assert_int_equal(db_config_serial(db, &s1), 0);
+	assert_true(s1 > s0);
+	struct db_fwd g;
+	assert_int_equal(db_ext_get_fwd(db, "1001", &g), 0);
+	assert_memory_equal(&f, &g, sizeof f);
+
+	/* All or nothing, the first bad field named. */
+	static const struct {
+		const char *number, *always, *busy, *noanswer, *field;
+		int rc;
+	} bad[] = {
+		{ "1001", "1001", "", "", "fwd_always", EINVAL },     /* itself */
+		{ "1001", "", "4444", "", "fwd_busy", EINVAL },       /* not an extension */
+		{ "1001", "", "", "800", "fwd_noanswer", EINVAL },    /* a room */
+		{ "1001", "1002", "", "12a", "fwd_noanswer", EINVAL }, /* not digits */
+		{ "1001", "", "1", "", "fwd_busy", EINVAL },          /* too short */
+		{ "1001", "'; DROP TABLE x", "", "", "fwd_always", EINVAL },
+		{ "4444", "1002", "", "", "extension", ENOENT },      /* unknown extension */
+		{ "44x", "1002", "", "", "extension", ENOENT },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct db_fwd b = { .dnd = false };
+		snprintf(b.always, sizeof b.always, "%s", bad[i].always);
+		snprintf(b.busy, sizeof b.busy, "%s", bad[i].busy);
+		snprintf(b.noanswer, sizeof b.noanswer, "%s", bad[i].noanswer);
+		err[0] = '\0';
+		assert_int_equal(db_ext_set_fwd(db, bad[i].number, &b, err, sizeof err), bad[i].rc);
+		if (strncmp(err, bad[i].field, strlen(bad[i].field)) != 0)
+			fprintf(stderr, "case %zu: %s\n", i, err);
+		assert_true(strncmp(err, bad[i].field, strlen(bad[i].field)) == 0);
+		assert_int_equal(db_ext_get_fwd(db, "1001", &g), 0);
+		assert_memory_equal(&f, &g, sizeof f);
+	}
+	/* A target field that is not terminated is refused, not read past. */
+	struct db_fwd unterminated = f;
+	memset(unterminated.busy, '7', sizeof unterminated.busy);
+	assert_int_equal(db_ext_set_fwd(db, "1001", &unterminated, err, sizeof err), EINVAL);
+	assert_non_null(strstr(err, "fwd_busy"));
+
+	/* One rule at a time (feature codes). */
+	assert_int_equal(db_ext_set_fwd_one(db, "1001", DB_FWD_ALWAYS, "1003", err, sizeof err), 0);
+	assert_int_equal(db_ext_set_fwd_one(db, "1001", DB_FWD_BUSY, NULL, err, sizeof err), 0);
+	assert_int_equal(db_ext_set_fwd_one(db, "1001", DB_FWD_NOANSWER, "1001", err, sizeof err), EINVAL);
+	assert_non_null(strstr(err, "fwd_noanswer"));
+	assert_int_equal(db_ext_set_fwd_one(db, "1001", (enum db_fwd_kind)3, "1002", err, sizeof err), EINVAL);
+	assert_int_equal(db_ext_set_fwd_one(db, "4444", DB_FWD_BUSY, "1002", err, sizeof err), ENOENT);
+	assert_int_equal(db_ext_get_fwd(db, "1001", &g), 0);
+	assert_string_equal(g.always, "1003");
+	assert_string_equal(g.busy, "");
+	assert_string_equal(g.noanswer, "1003");
+	assert_true(g.dnd);
+	assert_int_equal(db_ext_set_dnd(db, "1001", false), 0);
+	assert_int_equal(db_ext_set_dnd(db, "4444", true), ENOENT);
+	assert_int_equal(db_ext_set_dnd(db, "", true), ENOENT);
+	assert_int_equal(db_ext_get_fwd(db, "1001", &g), 0);
+	assert_false(g.dnd);
+	assert_string_equal(db_fwd_kind_name(DB_FWD_NOANSWER), "fwd_noanswer");
+	assert_null(db_fwd_kind_name((enum db_fwd_kind)3));
+
+	/* Deleting the target leaves the rule (the core skips it); the
+	 * listing shows it. */
+	assert_int_equal(db_ext_del(db, "1003"), 0);
+	struct fwd_seen s = { 0 };
+	assert_int_equal(db_ext_get(db, "1001", fwd_seen_cb, &s), 0);
+	assert_int_equal(s.calls, 1);
+	assert_string_equal(s.always, "1003");
+	assert_string_equal(s.noanswer, "1003");
+	assert_int_equal(db_ext_get(db, "1003", fwd_seen_cb, &s), ENOENT);
+	assert_int_equal(db_ext_get(db, "abc", fwd_seen_cb, &s), ENOENT);
+	assert_int_equal(s.calls, 1);
+	/* The schema refuses a malformed target from raw SQL too. */
+	assert_int_not_equal(sqlite3_exec(db, "UPDATE extensions SET fwd_busy = 'x' WHERE number = '1001'", NULL, NULL,
+					  NULL),
+			     SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(db, "UPDATE extensions SET dnd = 2 WHERE number = '1001'", NULL, NULL, NULL),
+			     SQLITE_OK);
+	db_close(db);
+}
+
+static void test_options(void **state)
+{
+	(void)state;
+	sqlite3 *db = fresh();
+	char err[160];
+	assert_int_equal(db_ext_add(db, "1001", "", "secret1", "", err, sizeof err), 0);
+	struct fwd_seen s = { 0 };
+	assert_int_equal(db_ext_get(db, "1001", fwd_seen_cb, &s), 0);
+	assert_int_equal(s.flags, 0);
+	assert_int_equal(s.ring_time, DB_RING_TIME_DEFAULT);
+
+	unsigned flags = EXT_F_REDIRECT | EXT_F_REQUIRE_SRTP;
+	int ring = DB_RING_TIME_MAX;
+	assert_int_equal(db_ext_update(db, "1001", NULL, NULL, &flags, &ring, err, sizeof err), 0);
+	assert_int_equal(db_ext_get(db, "1001", fwd_seen_cb, &s), 0);
+	assert_int_equal(s.flags, EXT_F_REDIRECT | EXT_F_REQUIRE_SRTP);
+	assert_int_equal(s.ring_time, DB_RING_TIME_MAX);
+	ring = DB_RING_TIME_MIN;
+	assert_int_equal(db_ext_update(db, "1001", NULL, NULL, NULL, &ring, err, sizeof err), 0);
+
+	static const int bad_rings[] = { DB_RING_TIME_MIN - 1, DB_RING_TIME_MAX + 1, 0, -1 };
+	for (size_t i = 0; i < sizeof bad_rings / sizeof bad_rings[0]; i++) {
+		ring = bad_rings[i];
+		assert_int_equal(db_ext_update(db, "1001", NULL, NULL, NULL, &ring, err, sizeof err), EINVAL);
+		assert_true(strncmp(err, "ring_time:", 10) == 0);
+	}
+	flags = 0x4;
+	assert_int_equal(db_ext_update(db, "1001", NULL, NULL, &flags, NULL, err, sizeof err), EINVAL);
+	assert_true(strncmp(err, "flags:", 6) == 0);
+	assert_int_equal(db_ext_get(db, "1001", fwd_seen_cb, &s), 0);
+	assert_int_equal(s.flags, EXT_F_REDIRECT | EXT_F_REQUIRE_SRTP);
+	assert_int_equal(s.ring_time, DB_RING_TIME_MIN);
 	db_close(db);
 }
 
@@ -836,6 +1031,9 @@ int main(int argc, char **argv)
 		UNIT_TEST(test_settings),
 		UNIT_TEST(test_ext_add_list_del),
 		UNIT_TEST(test_ext_validation),
+		UNIT_TEST(test_migration_from_1),
+		UNIT_TEST(test_forwarding),
+		UNIT_TEST(test_options),
 		UNIT_TEST(test_rooms_and_collisions),
 		UNIT_TEST(test_csv_thousand_rows),
 		UNIT_TEST(test_csv_ten_thousand_fast),
