@@ -35,6 +35,14 @@ static const char usage_text[] =
 	"  ext del NUM\n"
 	"  ext passwd NUM        new password from stdin, or prompted twice on a terminal\n"
 	"  ext import FILE.csv   header extension,name,password,vm_pin; all or nothing ('-' = stdin)\n"
+	"  ext show NUM          name, ring time, options, do not disturb, forwarding\n"
+	"  ext set NUM [--name NAME] [--ring-time S] [--redirect on|off] [--require-srtp on|off]\n"
+	"                        ring time 5 to 300 s (also the no-answer forwarding delay);\n"
+	"                        redirect: forward with a 302 instead of bridging the call\n"
+	"  ext fwd NUM [--always T] [--busy T] [--noanswer T] [--off always|busy|noanswer|all]\n"
+	"                        forward to extension T; rules not named stay as they are;\n"
+	"                        --off takes a comma-separated list\n"
+	"  ext dnd NUM on|off    do not disturb\n"
 	"  room add NUM [--name NAME] [--pin PIN] [--moderator-pin PIN] [--max N]\n"
 	"  room list             number, name, PIN set, moderator PIN set, max participants\n"
 	"  room del NUM\n"
@@ -45,6 +53,9 @@ static const char usage_text[] =
 	"  setting get KEY\n"
 	"  setting set KEY VALUE\n"
 	"  setting list\n"
+	"  cdr list [--limit N] [--caller X] [--callee X] [--disposition D]\n"
+	"                        call records, newest first (default 50): start, caller, dialled,\n"
+	"                        callee, disposition, talk time, who hung up\n"
 	"\n"
 	"  --db FILE   the database (default " DEFAULT_DB ", whose folder is created if missing)\n"
 	"  --help      this text\n";
@@ -217,6 +228,247 @@ static void import_report(void *ctx, unsigned line, const char *msg)
 	ic->reported++;
 }
 
+/* ---- ext show, set, fwd, dnd ------------------------------------------------------ */
+
+/* One extension copied out of db_ext_get's callback. */
+struct ext_copy {
+	char number[DB_NUMBER_MAX + 1];
+	char name[DB_NAME_BYTES + 1];
+	bool vm_pin_set;
+	unsigned flags;
+	int ring_time;
+	struct db_fwd fwd;
+};
+
+static int ext_copy_cb(void *ctx, const struct db_ext *e)
+{
+	struct ext_copy *c = ctx;
+	snprintf(c->number, sizeof c->number, "%s", e->number);
+	snprintf(c->name, sizeof c->name, "%s", e->name);
+	c->vm_pin_set = e->vm_pin[0] != '\0';
+	c->flags = e->flags;
+	c->ring_time = e->ring_time;
+	snprintf(c->fwd.always, sizeof c->fwd.always, "%s", e->fwd_always);
+	snprintf(c->fwd.busy, sizeof c->fwd.busy, "%s", e->fwd_busy);
+	snprintf(c->fwd.noanswer, sizeof c->fwd.noanswer, "%s", e->fwd_noanswer);
+	c->fwd.dnd = e->dnd;
+	return 0;
+}
+
+/* EXIT_OK with *c filled, or the failure already reported. */
+static int ext_fetch(sqlite3 *db, const char *cmd, const char *number, struct ext_copy *c)
+{
+	memset(c, 0, sizeof *c);
+	int rc = db_ext_get(db, number, ext_copy_cb, c);
+	if (rc == ENOENT)
+		return fail("%s: no extension %s", cmd, number);
+	if (rc != 0)
+		return fail("%s: %s", cmd, strerror(rc));
+	return EXIT_OK;
+}
+
+/* A forwarding target, and whether it still is an extension (a deleted
+ * target stays in the rule; calls then skip it). */
+static void print_target(sqlite3 *db, const char *label, const char *target, const char *after)
+{
+	if (!target[0]) {
+		printf("%-18s off\n", label);
+		return;
+	}
+	struct ext_copy t;
+	bool gone = db_ext_get(db, target, ext_copy_cb, &t) == ENOENT;
+	printf("%-18s %s%s%s\n", label, target, after, gone ? " (not an extension now: skipped)" : "");
+}
+
+static void print_forwarding(sqlite3 *db, const struct ext_copy *c)
+{
+	char after[32];
+	snprintf(after, sizeof after, " after %d s", c->ring_time);
+	printf("%-18s %s\n", "do not disturb", c->fwd.dnd ? "on" : "off");
+	print_target(db, "forward always", c->fwd.always, "");
+	print_target(db, "forward busy", c->fwd.busy, "");
+	print_target(db, "forward no answer", c->fwd.noanswer, after);
+}
+
+static int ext_show(sqlite3 *db, int argc, char **argv)
+{
+	if (argc != 2)
+		return usage("ext show needs NUM");
+	struct ext_copy c;
+	if (ext_fetch(db, "ext show", argv[1], &c) != EXIT_OK)
+		return EXIT_FAIL;
+	printf("%-18s %s\n", "extension", c.number);
+	printf("%-18s %s\n", "name", c.name);
+	printf("%-18s %s\n", "voicemail PIN", c.vm_pin_set ? "set" : "not set");
+	printf("%-18s %d s\n", "ring time", c.ring_time);
+	printf("%-18s %s\n", "redirect", (c.flags & EXT_F_REDIRECT) ? "on (302 to the target)" : "off (bridged)");
+	printf("%-18s %s\n", "require SRTP", (c.flags & EXT_F_REQUIRE_SRTP) ? "on" : "off");
+	print_forwarding(db, &c);
+	return EXIT_OK;
+}
+
+/* "on" or "off" into *out; false otherwise. */
+static bool parse_on_off(const char *s, bool *out)
+{
+	if (strcmp(s, "on") == 0)
+		*out = true;
+	else if (strcmp(s, "off") == 0)
+		*out = false;
+	else
+		return false;
+	return true;
+}
+
+static int ext_set(sqlite3 *db, int argc, char **argv)
+{
+	struct opt opts[] = {
+		{ "--name", NULL }, { "--ring-time", NULL }, { "--redirect", NULL }, { "--require-srtp", NULL },
+	};
+	const char *pos[1];
+	size_t npos;
+	if (!parse_opts(argc - 1, argv + 1, opts, 4, pos, 1, &npos))
+		return usage(NULL);
+	if (npos != 1)
+		return usage("ext set needs NUM");
+	if (!opts[0].value && !opts[1].value && !opts[2].value && !opts[3].value)
+		return usage("ext set needs --name, --ring-time, --redirect or --require-srtp");
+	int ring = 0;
+	if (opts[1].value) {
+		const char *v = opts[1].value;
+		char *end = NULL;
+		errno = 0;
+		long n = strtol(v, &end, 10);
+		if (errno || end == v || *end || v[0] < '0' || v[0] > '9' || n < DB_RING_TIME_MIN ||
+		    n > DB_RING_TIME_MAX)
+			return fail("ext set: --ring-time: %d to %d seconds", DB_RING_TIME_MIN, DB_RING_TIME_MAX);
+		ring = (int)n;
+	}
+	bool redirect = false, srtp = false;
+	if (opts[2].value && !parse_on_off(opts[2].value, &redirect))
+		return usage("--redirect takes on or off");
+	if (opts[3].value && !parse_on_off(opts[3].value, &srtp))
+		return usage("--require-srtp takes on or off");
+
+	/* Read the flags and write them back in one transaction, so a change
+	 * made meanwhile by the web admin is not undone. */
+	int rc = db_begin(db);
+	if (rc != 0)
+		return fail("ext set: %s", strerror(rc));
+	struct ext_copy c;
+	if (ext_fetch(db, "ext set", pos[0], &c) != EXIT_OK) {
+		db_rollback(db);
+		return EXIT_FAIL;
+	}
+	unsigned flags = c.flags;
+	if (opts[2].value)
+		flags = redirect ? flags | EXT_F_REDIRECT : flags & ~EXT_F_REDIRECT;
+	if (opts[3].value)
+		flags = srtp ? flags | EXT_F_REQUIRE_SRTP : flags & ~EXT_F_REQUIRE_SRTP;
+	char err[256] = "";
+	rc = db_ext_update(db, pos[0], opts[0].value, NULL, &flags, opts[1].value ? &ring : NULL, err, sizeof err);
+	if (rc == 0)
+		rc = db_commit(db);
+	if (rc != 0) {
+		db_rollback(db);
+		return fail("ext set: %s", err[0] ? err : strerror(rc));
+	}
+	printf("extension %s changed\n", pos[0]);
+	return EXIT_OK;
+}
+
+/* Which rules a --off value names ("all", or a comma-separated list);
+ * false for anything else. */
+static bool parse_off(const char *s, bool off[3])
+{
+	static const char *const names[3] = { "always", "busy", "noanswer" };
+	if (strcmp(s, "all") == 0) {
+		off[0] = off[1] = off[2] = true;
+		return true;
+	}
+	for (size_t guard = 0; guard < 8; guard++) {
+		size_t n = strcspn(s, ",");
+		bool known = false;
+		for (int k = 0; k < 3; k++)
+			if (strlen(names[k]) == n && strncmp(s, names[k], n) == 0)
+				off[k] = known = true;
+		if (!known)
+			return false;
+		if (!s[n])
+			return true;
+		s += n + 1;
+	}
+	return false;
+}
+
+static int ext_fwd(sqlite3 *db, int argc, char **argv)
+{
+	struct opt opts[] = { { "--always", NULL }, { "--busy", NULL }, { "--noanswer", NULL }, { "--off", NULL } };
+	const char *pos[1];
+	size_t npos;
+	if (!parse_opts(argc - 1, argv + 1, opts, 4, pos, 1, &npos))
+		return usage(NULL);
+	if (npos != 1)
+		return usage("ext fwd needs NUM");
+	if (!opts[0].value && !opts[1].value && !opts[2].value && !opts[3].value)
+		return usage("ext fwd needs --always, --busy, --noanswer or --off");
+	bool off[3] = { false, false, false };
+	if (opts[3].value && !parse_off(opts[3].value, off))
+		return usage("--off takes always, busy, noanswer (comma separated) or all");
+	for (int k = 0; k < 3; k++)
+		if (off[k] && opts[k].value)
+			return usage("a rule cannot be set and switched off at once");
+
+	int rc = db_begin(db);
+	if (rc != 0)
+		return fail("ext fwd: %s", strerror(rc));
+	struct ext_copy c;
+	if (ext_fetch(db, "ext fwd", pos[0], &c) != EXIT_OK) {
+		db_rollback(db);
+		return EXIT_FAIL;
+	}
+	char *field[3] = { c.fwd.always, c.fwd.busy, c.fwd.noanswer };
+	char err[256] = "";
+	for (int k = 0; k < 3; k++) {
+		if (off[k])
+			field[k][0] = '\0';
+		if (!opts[k].value)
+			continue;
+		/* Too long for the field: let the db layer's check word it. */
+		if (strlen(opts[k].value) > DB_NUMBER_MAX) {
+			db_rollback(db);
+			return fail("ext fwd: %s: an extension number of %d to %d digits", opts[k].name,
+				    DB_NUMBER_MIN, DB_NUMBER_MAX);
+		}
+		snprintf(field[k], DB_NUMBER_MAX + 1, "%s", opts[k].value);
+	}
+	rc = db_ext_set_fwd(db, pos[0], &c.fwd, err, sizeof err);
+	if (rc == 0)
+		rc = db_commit(db);
+	if (rc != 0) {
+		db_rollback(db);
+		/* "fwd_busy: ..." names the option it came from. */
+		if (strncmp(err, "fwd_", 4) == 0)
+			return fail("ext fwd: --%s", err + 4);
+		return fail("ext fwd: %s", err[0] ? err : strerror(rc));
+	}
+	print_forwarding(db, &c);
+	return EXIT_OK;
+}
+
+static int ext_dnd(sqlite3 *db, int argc, char **argv)
+{
+	bool on;
+	if (argc != 3 || !parse_on_off(argv[2], &on))
+		return usage("ext dnd needs NUM on|off");
+	int rc = db_ext_set_dnd(db, argv[1], on);
+	if (rc == ENOENT)
+		return fail("ext dnd: no extension %s", argv[1]);
+	if (rc != 0)
+		return fail("ext dnd: %s", strerror(rc));
+	printf("do not disturb %s for extension %s\n", on ? "on" : "off", argv[1]);
+	return EXIT_OK;
+}
+
 static int cmd_ext(sqlite3 *db, int argc, char **argv)
 {
 	if (argc < 1)
@@ -307,6 +559,14 @@ static int cmd_ext(sqlite3 *db, int argc, char **argv)
 		printf("imported %u extensions\n", imported);
 		return EXIT_OK;
 	}
+	if (strcmp(sub, "show") == 0)
+		return ext_show(db, argc, argv);
+	if (strcmp(sub, "set") == 0)
+		return ext_set(db, argc, argv);
+	if (strcmp(sub, "fwd") == 0)
+		return ext_fwd(db, argc, argv);
+	if (strcmp(sub, "dnd") == 0)
+		return ext_dnd(db, argc, argv);
 	return usage("unknown ext subcommand");
 }
 
@@ -466,6 +726,83 @@ static int cmd_reg(sqlite3 *db, int argc, char **argv)
 	return rc == 0 ? EXIT_OK : fail("reg list: %s", strerror(rc));
 }
 
+/* ---- cdr ------------------------------------------------------------------------- */
+
+#define CDR_LIST_DEFAULT 50
+#define CDR_LIST_MAX 100000
+
+/* Record fields came from the network: only printable ASCII reaches the
+ * terminal (no escape sequences), the rest shows as '?'. */
+static void term_safe(const char *in, char *out, size_t cap)
+{
+	size_t o = 0;
+	for (; *in && o + 1 < cap; in++)
+		out[o++] = (*in >= 0x20 && *in < 0x7f) ? *in : '?';
+	out[o] = '\0';
+}
+
+static int cdr_list_cb(void *ctx, const struct db_cdr *r)
+{
+	(void)ctx;
+	char when[32] = "?", talk[32] = "-", caller[DB_CDR_PARTY_MAX + 1], dialed[DB_CDR_PARTY_MAX + 1],
+	     callee[DB_CDR_PARTY_MAX + 1];
+	time_t t = (time_t)(r->start_at / 1000);
+	struct tm tm;
+	if (localtime_r(&t, &tm))
+		strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+	if (r->answer_at) {
+		long long s = (r->end_at - r->answer_at) / 1000;
+		snprintf(talk, sizeof talk, "%lld:%02lld:%02lld", s / 3600, s / 60 % 60, s % 60);
+	}
+	term_safe(r->caller, caller, sizeof caller);
+	term_safe(r->dialed, dialed, sizeof dialed);
+	term_safe(r->callee, callee, sizeof callee);
+	const char *by = db_cdr_by_name(r->hangup_by);
+	printf("%-19s  %-15s  %-15s  %-15s  %-11s  %9s  %s\n", when, caller, dialed, callee[0] ? callee : "-",
+	       db_cdr_disp_name(r->disposition), talk, by && by[0] ? by : "-");
+	return 0;
+}
+
+/* Newest first; times in local time, talk time from answer to end. */
+static int cmd_cdr(sqlite3 *db, int argc, char **argv)
+{
+	if (argc < 1 || strcmp(argv[0], "list") != 0)
+		return usage("cdr needs the subcommand list");
+	struct opt opts[] = {
+		{ "--limit", NULL }, { "--caller", NULL }, { "--callee", NULL }, { "--disposition", NULL },
+	};
+	const char *pos[1];
+	size_t npos;
+	if (!parse_opts(argc - 1, argv + 1, opts, 4, pos, 0, &npos))
+		return usage(NULL);
+	long limit = CDR_LIST_DEFAULT;
+	if (opts[0].value) {
+		const char *v = opts[0].value;
+		char *end = NULL;
+		errno = 0;
+		limit = strtol(v, &end, 10);
+		if (errno || end == v || *end || v[0] < '0' || v[0] > '9' || limit < 1 || limit > CDR_LIST_MAX)
+			return fail("cdr list: --limit: 1 to %d", CDR_LIST_MAX);
+	}
+	enum db_cdr_disp d;
+	if (opts[3].value && db_cdr_disp_parse(opts[3].value, &d) != 0)
+		return fail("cdr list: --disposition: answered, busy, noanswer, unavailable, cancelled, failed, "
+			    "redirected or rejected");
+	struct db_cdr_filter f = { .caller = opts[1].value, .callee = opts[2].value, .disposition = opts[3].value };
+	size_t total = 0;
+	int rc = db_cdr_count(db, &f, &total);
+	if (rc != 0)
+		return fail("cdr list: %s", strerror(rc));
+	printf("%-19s  %-15s  %-15s  %-15s  %-11s  %9s  %s\n", "START", "CALLER", "DIALED", "CALLEE", "DISPOSITION",
+	       "TALK", "HANGUP");
+	rc = db_cdr_list(db, &f, 0, (size_t)limit, cdr_list_cb, NULL);
+	if (rc != 0)
+		return fail("cdr list: %s", strerror(rc));
+	size_t shown = total < (size_t)limit ? total : (size_t)limit;
+	printf("%zu of %zu call record%s\n", shown, total, total == 1 ? "" : "s");
+	return EXIT_OK;
+}
+
 static int cmd_setting(sqlite3 *db, int argc, char **argv)
 {
 	if (argc < 1)
@@ -548,6 +885,8 @@ int main(int argc, char **argv)
 		run = cmd_setting;
 	else if (strcmp(cmd, "reg") == 0)
 		run = cmd_reg;
+	else if (strcmp(cmd, "cdr") == 0)
+		run = cmd_cdr;
 	else
 		return usage("unknown command");
 
