@@ -9,8 +9,13 @@
  * adds one tick of zeros (JB_SILENCE). So input packets of one length fill
  * output packets of another, and the buffer is asked as often as its audio
  * is played, whatever the packets' real length (a packet shorter than the
- * tick is taken at the next ask; one longer covers the asks after it). PCM runs at 8 kHz whenever a side is G.711 (Opus
- * is told to work at 8 kHz: no resampler) and at 48 kHz for Opus to Opus.
+ * tick is taken at the next ask; one longer covers the asks after it).
+ * When the sender's packets keep a length other than its SDP said, the
+ * buffer is made again with that tick (XCODE_RETICK_AFTER packets in a
+ * row, XCODE_RETICK_MAX times at most), since its delay and shrinking
+ * count in ticks of one packet. PCM runs at 8 kHz whenever a side is G.711
+ * (Opus is told to work at 8 kHz: no resampler) and at 48 kHz for Opus to
+ * Opus.
  *
  * DTMF: RFC 4733 packets never enter the jitter buffer. The receiver in
  * dtmf.c tells when a digit starts and when it is over; the output side
@@ -44,6 +49,8 @@
 #define XCODE_REPORT_QUEUE 8
 #define XCODE_DTMF_IDLE_MS 500   /* a digit with no packet for this long is over */
 #define XCODE_DTMF_SEG_MAX 0xffffu /* longest duration one event segment carries */
+#define XCODE_RETICK_AFTER 3     /* packets of another length before the tick follows them */
+#define XCODE_RETICK_MAX 8       /* times it does, at most, in one call */
 
 /* A digit to send on the output side. */
 struct xcode_dtmf_ev {
@@ -61,6 +68,9 @@ struct xcode {
 	uint32_t pcm_rate;      /* between decoder and encoder */
 	uint32_t tick_ms;       /* jitter-buffer tick: the input ptime */
 	uint32_t tick_pcm;      /* PCM samples per tick */
+	uint32_t seen_ms;       /* length of the last packets when not tick_ms */
+	unsigned seen_n;        /* how many in a row */
+	unsigned reticks;       /* buffers made again */
 	uint32_t out_pcm;       /* PCM samples per output packet */
 	uint32_t out_rtp;       /* output RTP timestamp units per packet */
 	uint32_t in_dtmf_clock, out_dtmf_clock;
@@ -121,6 +131,28 @@ static bool side_ok(const struct xcode_side *s)
 	       (!s->dtmf || (s->dtmf_pt < 128 && s->dtmf_pt != s->pt)) && s->ptime <= 200;
 }
 
+/* A jitter buffer ticking every tick_ms, in place of the one there is. The
+ * delay starts at one tick and grows with jitter. 0 or ENOMEM (the old
+ * buffer is kept). */
+static int make_jb(struct xcode *x, uint32_t tick_ms)
+{
+	struct jb_cfg cfg = {
+		.clock_rate = x->in_clock,
+		.tick_ms = tick_ms,
+		.max_payload = CODEC_MAX_PAYLOAD,
+	};
+	struct jb *jb;
+	int rc = jb_new(&jb, &cfg);
+	if (rc)
+		return rc;
+	jb_free(x->jb);
+	x->jb = jb;
+	x->tick_ms = tick_ms;
+	x->tick_pcm = x->pcm_rate * tick_ms / 1000;
+	x->seen_n = 0;
+	return 0;
+}
+
 int xcode_new(struct xcode **out, const struct xcode_side *in, const struct xcode_side *to)
 {
 	if (!out || !in || !to || !side_ok(in) || !side_ok(to) || !out_ptime_ok(to))
@@ -134,12 +166,11 @@ int xcode_new(struct xcode **out, const struct xcode_side *in, const struct xcod
 	x->out_clock = codec_rtp_clock(to->codec);
 	x->pcm_rate = in->codec == SDP_CODEC_OPUS && to->codec == SDP_CODEC_OPUS ? 48000 : 8000;
 	/* whole 10 ms, which every codec's concealer takes */
-	x->tick_ms = (side_ptime(in) + 5) / 10 * 10;
-	if (x->tick_ms < 10)
-		x->tick_ms = 10;
-	if (x->tick_ms > 60)
-		x->tick_ms = 60;
-	x->tick_pcm = x->pcm_rate * x->tick_ms / 1000;
+	uint32_t tick = (side_ptime(in) + 5) / 10 * 10;
+	if (tick < 10)
+		tick = 10;
+	if (tick > 60)
+		tick = 60;
 	x->out_pcm = x->pcm_rate * side_ptime(to) / 1000;
 	x->out_rtp = x->out_clock * side_ptime(to) / 1000;
 	/* RFC 4733: the event clock is the audio clock; 0 means just that */
@@ -149,13 +180,7 @@ int xcode_new(struct xcode **out, const struct xcode_side *in, const struct xcod
 	x->mark = true;
 	dtmf_rx_init(&x->rx);
 
-	/* the delay starts at one tick and grows with jitter */
-	struct jb_cfg cfg = {
-		.clock_rate = x->in_clock,
-		.tick_ms = x->tick_ms,
-		.max_payload = CODEC_MAX_PAYLOAD,
-	};
-	int rc = jb_new(&x->jb, &cfg);
+	int rc = make_jb(x, tick);
 	if (!rc)
 		rc = codec_dec_new(&x->dec, in->codec, x->pcm_rate);
 	if (!rc)
@@ -370,6 +395,25 @@ static bool dtmf_tick(struct xcode *x, uint32_t ts, struct xcode_pkt *p)
 
 /* ----------------------------------------------------------------- audio */
 
+/* A packet of dur timestamp units came: after XCODE_RETICK_AFTER in a row
+ * of one length (10..60 ms in whole 10 ms) other than the tick, tick with
+ * them. What the old buffer held is dropped, once, early in a call. */
+static void follow_length(struct xcode *x, uint32_t dur)
+{
+	uint32_t unit = x->in_clock / 100;
+	uint32_t ms = dur % unit == 0 ? dur / unit * 10 : 0;
+	if (ms < 10 || ms > 60 || ms == x->tick_ms || x->reticks >= XCODE_RETICK_MAX) {
+		x->seen_n = 0;
+		return;
+	}
+	if (ms != x->seen_ms) {
+		x->seen_ms = ms;
+		x->seen_n = 0;
+	}
+	if (++x->seen_n >= XCODE_RETICK_AFTER && make_jb(x, ms) == 0)
+		x->reticks++;
+}
+
 void xcode_put(struct xcode *x, const struct rtp_hdr *h, const uint8_t *payload, size_t len,
 	       uint64_t now_ms)
 {
@@ -389,6 +433,7 @@ void xcode_put(struct xcode *x, const struct rtp_hdr *h, const uint8_t *payload,
 	} else {
 		dur = (uint32_t)len;
 	}
+	follow_length(x, dur);
 	(void)jb_put(x->jb, h->seq, h->ts, dur, payload, len, now_ms);
 }
 

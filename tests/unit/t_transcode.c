@@ -530,18 +530,21 @@ static void test_dtmf(void **state)
 }
 
 /* Input and output packets of different lengths: every output packet full,
- * the tone intact and no frame starved. */
+ * the tone intact and no frame starved; also when the input's packets are
+ * not as long as its SDP said (sent_ms). */
 static void test_ptime(void **state)
 {
 	(void)state;
 	static const struct {
 		enum sdp_codec in, to;
-		uint32_t in_ms, to_ms;
+		uint32_t in_ms, to_ms, sent_ms;
 	} cases[] = {
-		{ SDP_CODEC_OPUS, SDP_CODEC_PCMU, 20, 30 }, { SDP_CODEC_PCMU, SDP_CODEC_OPUS, 30, 20 },
-		{ SDP_CODEC_PCMU, SDP_CODEC_PCMA, 20, 60 }, { SDP_CODEC_PCMA, SDP_CODEC_OPUS, 40, 20 },
-		{ SDP_CODEC_OPUS, SDP_CODEC_PCMU, 60, 10 }, { SDP_CODEC_OPUS, SDP_CODEC_OPUS, 20, 40 },
-		{ SDP_CODEC_PCMU, SDP_CODEC_OPUS, 10, 60 },
+		{ SDP_CODEC_PCMU, SDP_CODEC_OPUS, 20, 20, 30 }, { SDP_CODEC_OPUS, SDP_CODEC_PCMA, 20, 20, 60 },
+		{ SDP_CODEC_PCMA, SDP_CODEC_OPUS, 30, 20, 20 }, { SDP_CODEC_OPUS, SDP_CODEC_PCMU, 20, 30, 10 },
+		{ SDP_CODEC_OPUS, SDP_CODEC_PCMU, 20, 30, 20 }, { SDP_CODEC_PCMU, SDP_CODEC_OPUS, 30, 20, 30 },
+		{ SDP_CODEC_PCMU, SDP_CODEC_PCMA, 20, 60, 20 }, { SDP_CODEC_PCMA, SDP_CODEC_OPUS, 40, 20, 40 },
+		{ SDP_CODEC_OPUS, SDP_CODEC_PCMU, 60, 10, 60 }, { SDP_CODEC_OPUS, SDP_CODEC_OPUS, 20, 40, 20 },
+		{ SDP_CODEC_PCMU, SDP_CODEC_OPUS, 10, 60, 10 },
 	};
 	for (unsigned k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		struct xcode_side in = side(cases[k].in, 97, cases[k].in_ms);
@@ -551,7 +554,10 @@ static void test_ptime(void **state)
 		enum { MS = 3000 };
 		struct tpkt *p = calloc(320, sizeof(*p));
 		assert_non_null(p);
-		unsigned np = make_stream(&in, 1000, MS, 0, p, 320);
+		struct xcode_side sent = in;
+		if (cases[k].sent_ms)
+			sent.ptime = cases[k].sent_ms;
+		unsigned np = make_stream(&sent, 1000, MS, 0, p, 320);
 		struct sink s;
 		sink_init(&s, &to, MS + 100);
 		run(x, p, np, MS, 1, &s);
@@ -562,8 +568,8 @@ static void test_ptime(void **state)
 		double sh = band_share(&s, 500, 2600, 1000);
 		unsigned q = quiet_run(&s, 500, 2900);
 		if (w < 0.3 || sh < 0.95 || q >= 20)
-			fail_msg("%u->%u ms: weakest frame %.3f, band share %.3f, quiet run %u",
-				 cases[k].in_ms, cases[k].to_ms, w, sh, q);
+			fail_msg("%u (%u sent)->%u ms: weakest frame %.3f, band share %.3f, quiet run %u",
+				 cases[k].in_ms, cases[k].sent_ms, cases[k].to_ms, w, sh, q);
 		sink_free(&s);
 		free(p);
 		xcode_free(x);
