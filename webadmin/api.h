@@ -56,7 +56,7 @@ enum api_flag {
 struct api_req;
 
 struct api_route {
-	const char *method;  /* "GET", "POST", "PATCH", "DELETE" */
+	const char *method;  /* "GET", "POST", "PUT", "PATCH", "DELETE" */
 	const char *path;    /* "/api/v1/extensions/{number}": {name} matches one segment */
 	unsigned flags;      /* enum api_flag */
 	int (*fn)(struct api_req *r);
@@ -225,6 +225,12 @@ int api_ext_delete(struct api_req *r);
 int api_ext_password(struct api_req *r);
 int api_ext_import(struct api_req *r);
 int api_ext_export(struct api_req *r);
+/* api_fwd.c */
+int api_fwd_get(struct api_req *r);
+int api_fwd_put(struct api_req *r);
+/* api_cdr.c */
+int api_cdr_list(struct api_req *r);
+int api_cdr_csv(struct api_req *r);
 /* api_admin.c */
 int api_settings_get(struct api_req *r);
 int api_settings_patch(struct api_req *r);

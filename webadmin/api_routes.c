@@ -33,6 +33,15 @@ static const struct api_route routes[] = {
 	{ "DELETE", "/api/v1/extensions/{number}", S | C, api_ext_delete, "Delete an extension" },
 	{ "POST", "/api/v1/extensions/{number}/password", S | C, api_ext_password,
 	  "Generate a new SIP password (returned once)" },
+	{ "GET", "/api/v1/extensions/{number}/forwarding", S, api_fwd_get,
+	  "Forwarding, do not disturb, ring time and call options of an extension" },
+	{ "PUT", "/api/v1/extensions/{number}/forwarding", S | C | API_JSON, api_fwd_put,
+	  "Change forwarding (always, busy, noanswer: another extension or \"\"), dnd, ring_time, redirect, "
+	  "require_srtp; fields left out keep their values" },
+
+	{ "GET", "/api/v1/cdr", S, api_cdr_list,
+	  "Call detail records, newest first (caller, callee, disposition, from, to in unix ms, offset, limit)" },
+	{ "GET", "/api/v1/cdr.csv", S, api_cdr_csv, "Call detail records as CSV (the same filters)" },
 
 	{ "GET", "/api/v1/registrations", S | API_LIVE, api_regs_list, "Registered phones (live)" },
 

@@ -162,7 +162,8 @@ static int fx_start_with(struct fx *f, bool with_live, bool tls)
 	db_close(db);
 	if (rc != 0)
 		return -1;
-	f->ops = (struct live_ops){ &f->fl, fake_regs, fake_bans, fake_lift, fake_changed };
+	f->ops = (struct live_ops){ .ctx = &f->fl, .registrations = fake_regs, .bans = fake_bans, .ban_lift = fake_lift,
+				    .config_changed = fake_changed };
 	struct http_cfg cfg = { .ready = &f->ready, .db_path = f->db, .live = with_live ? &f->ops : NULL };
 	if (tls) {
 		snprintf(f->cert, sizeof f->cert, "%s/cert.pem", f->dir);
@@ -1398,6 +1399,339 @@ static void test_extensions_crud(void **state)
 	assert_int_equal(atomic_load(&fx->fl.changed), changed);
 }
 
+/* ---- forwarding and call records ----------------------------------------------------- */
+
+static void assert_fwd(const struct resp *r, const char *always, const char *busy, const char *noanswer, bool dnd,
+		       int ring_time, bool redirect, bool srtp)
+{
+	if (r->status != 200)
+		fprintf(stderr, "forwarding: %.*s\n", (int)(r->raw_len < 600 ? r->raw_len : 600), r->raw);
+	assert_int_equal(r->status, 200);
+	assert_string_equal(jget_str(r->json, "always"), always);
+	assert_string_equal(jget_str(r->json, "busy"), busy);
+	assert_string_equal(jget_str(r->json, "noanswer"), noanswer);
+	assert_int_equal(json_is_true(json_object_get(r->json, "dnd")), dnd);
+	assert_true(json_is_boolean(json_object_get(r->json, "dnd")));
+	assert_int_equal(json_integer_value(json_object_get(r->json, "ring_time")), ring_time);
+	assert_int_equal(json_is_true(json_object_get(r->json, "redirect")), redirect);
+	assert_int_equal(json_is_true(json_object_get(r->json, "require_srtp")), srtp);
+}
+
+static void test_forwarding(void **state)
+{
+	(void)state;
+	signin_admin();
+	struct resp r;
+	const char *setup[] = { "{\"number\":\"201\"}", "{\"number\":\"202\"}", "{\"number\":\"203\"}" };
+	for (size_t i = 0; i < 3; i++) {
+		api_req("POST", "/api/v1/extensions", setup[i], &r);
+		assert_int_equal(r.status, 201);
+		resp_free(&r);
+	}
+	api_req("POST", "/api/v1/rooms", "{\"number\":\"800\"}", &r);
+	assert_int_equal(r.status, 201);
+	resp_free(&r);
+	int changed = atomic_load(&fx->fl.changed);
+
+	api_req("GET", "/api/v1/extensions/201/forwarding", NULL, &r);
+	assert_fwd(&r, "", "", "", false, 25, false, false);
+	assert_string_equal(jget_str(r.json, "number"), "201");
+	resp_free(&r);
+	static const char *const missing[] = { "/api/v1/extensions/999/forwarding", "/api/v1/extensions/abc/forwarding",
+					       "/api/v1/extensions/800/forwarding",
+					       "/api/v1/extensions/1234567890123456789/forwarding" };
+	for (size_t i = 0; i < sizeof missing / sizeof missing[0]; i++) {
+		api_req("GET", missing[i], NULL, &r);
+		assert_error(&r, 404, "number");
+		resp_free(&r);
+		api_req("PUT", missing[i], "{\"busy\":\"202\"}", &r);
+		assert_error(&r, 404, "number");
+		resp_free(&r);
+	}
+
+	api_req("PUT", "/api/v1/extensions/201/forwarding",
+		"{\"busy\":\"202\",\"noanswer\":\"203\",\"dnd\":true,\"ring_time\":40,\"redirect\":true}", &r);
+	assert_fwd(&r, "", "202", "203", true, 40, true, false);
+	resp_free(&r);
+	assert_int_equal(atomic_load(&fx->fl.changed), ++changed);
+	/* Fields left out keep their values. */
+	api_req("PUT", "/api/v1/extensions/201/forwarding", "{\"require_srtp\":true,\"always\":\"203\"}", &r);
+	assert_fwd(&r, "203", "202", "203", true, 40, true, true);
+	resp_free(&r);
+	assert_int_equal(atomic_load(&fx->fl.changed), ++changed);
+	api_req("GET", "/api/v1/extensions/201/forwarding", NULL, &r);
+	assert_fwd(&r, "203", "202", "203", true, 40, true, true);
+	resp_free(&r);
+	/* The extension resource shows the same ring time. */
+	api_req("GET", "/api/v1/extensions/201", NULL, &r);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "ring_time")), 40);
+	resp_free(&r);
+
+	char longer[64];
+	snprintf(longer, sizeof longer, "{\"always\":\"%s\"}", "1234567890123456");
+	const struct bad_case cases[] = {
+		{ "PUT", NULL, "{\"always\":\"201\"}", "always" },           /* itself */
+		{ "PUT", NULL, "{\"busy\":\"999\"}", "busy" },               /* not an extension */
+		{ "PUT", NULL, "{\"noanswer\":\"800\"}", "noanswer" },       /* a room */
+		{ "PUT", NULL, "{\"always\":\"12a\"}", "always" },
+		{ "PUT", NULL, "{\"always\":\"1\"}", "always" },
+		{ "PUT", NULL, longer, "always" },
+		{ "PUT", NULL, "{\"always\":202}", "always" },
+		{ "PUT", NULL, "{\"busy\":null}", "busy" },
+		{ "PUT", NULL, "{\"ring_time\":4}", "ring_time" },
+		{ "PUT", NULL, "{\"ring_time\":301}", "ring_time" },
+		{ "PUT", NULL, "{\"ring_time\":\"20\"}", "ring_time" },
+		{ "PUT", NULL, "{\"ring_time\":20.5}", "ring_time" },
+		{ "PUT", NULL, "{\"dnd\":\"yes\"}", "dnd" },
+		{ "PUT", NULL, "{\"dnd\":1}", "dnd" },
+		{ "PUT", NULL, "{\"redirect\":null}", "redirect" },
+		{ "PUT", NULL, "{\"require_srtp\":\"true\"}", "require_srtp" },
+		{ "PUT", NULL, "{\"bogus\":1}", "bogus" },
+		{ "PUT", NULL, "{\"number\":\"202\"}", "number" },
+		/* All or nothing: the good fields before the bad one stay unwritten. */
+		{ "PUT", NULL, "{\"busy\":\"\",\"dnd\":false,\"ring_time\":60,\"always\":\"201\"}", "always" },
+		{ "PUT", NULL, "{\"always\":\"'; DROP TABLE extensions; --\"}", "always" },
+		{ "PUT", NULL, "{\"busy\":\"<script>alert(1)</script>\"}", "busy" },
+		{ "PUT", NULL, "{\"noanswer\":\"202 OR 1=1\"}", "noanswer" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		api_req(cases[i].method, "/api/v1/extensions/201/forwarding", cases[i].body, &r);
+		if (r.status != 400)
+			fprintf(stderr, "case %zu: %s\n", i, cases[i].body);
+		assert_error(&r, 400, cases[i].field);
+		resp_free(&r);
+	}
+	/* A body that is not an object, and none at all. */
+	api_req("PUT", "/api/v1/extensions/201/forwarding", "[]", &r);
+	assert_error(&r, 400, NULL);
+	resp_free(&r);
+	api_req("PUT", "/api/v1/extensions/201/forwarding", NULL, &r);
+	assert_int_equal(r.status, 415);
+	resp_free(&r);
+	assert_int_equal(atomic_load(&fx->fl.changed), changed);
+	api_req("GET", "/api/v1/extensions/201/forwarding", NULL, &r);
+	assert_fwd(&r, "203", "202", "203", true, 40, true, true);
+	resp_free(&r);
+	api_req("GET", "/api/v1/extensions", NULL, &r);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "total")), 3);
+	resp_free(&r);
+
+	/* A deleted target stays in the rule (calls skip it); off is "". */
+	api_req("DELETE", "/api/v1/extensions/203", NULL, &r);
+	assert_int_equal(r.status, 204);
+	resp_free(&r);
+	api_req("GET", "/api/v1/extensions/201/forwarding", NULL, &r);
+	assert_fwd(&r, "203", "202", "203", true, 40, true, true);
+	resp_free(&r);
+	api_req("PUT", "/api/v1/extensions/201/forwarding", "{\"always\":\"\",\"noanswer\":\"\",\"dnd\":false}", &r);
+	assert_fwd(&r, "", "202", "", false, 40, true, true);
+	resp_free(&r);
+	/* A target that existed when set but is gone now cannot be set again. */
+	api_req("PUT", "/api/v1/extensions/201/forwarding", "{\"always\":\"203\"}", &r);
+	assert_error(&r, 400, "always");
+	resp_free(&r);
+	changed += 2;
+	assert_int_equal(atomic_load(&fx->fl.changed), changed);
+
+	/* What the web admin wrote is what the SIP core's snapshot loads. */
+	sqlite3 *db;
+	char err[256];
+	assert_int_equal(db_open(fx->db, &db, err, sizeof err), 0);
+	struct db_fwd f;
+	assert_int_equal(db_ext_get_fwd(db, "201", &f), 0);
+	assert_string_equal(f.busy, "202");
+	assert_string_equal(f.always, "");
+	assert_false(f.dnd);
+	db_close(db);
+}
+
+/* Percent-encode every byte of s after prefix. */
+static char *pct_path(const char *prefix, const char *s)
+{
+	char *p = malloc(strlen(prefix) + 3 * strlen(s) + 1);
+	assert_non_null(p);
+	size_t k = (size_t)sprintf(p, "%s", prefix);
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+		k += (size_t)sprintf(p + k, "%%%02X", *c);
+	return p;
+}
+
+static void test_cdr(void **state)
+{
+	(void)state;
+	signin_admin();
+	struct resp r;
+	api_req("GET", "/api/v1/cdr", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "total")), 0);
+	assert_int_equal(json_array_size(json_object_get(r.json, "rows")), 0);
+	resp_free(&r);
+
+	/* What the jobs thread writes for the core: 30 calls, and calls whose
+	 * text came from hostile phones. */
+	static const char *const cdr_payloads[] = {
+		"=HYPERLINK(\"http://x\",\"y\")", "+1-2", "-1+2", "@SUM(A1)", "'; DROP TABLE cdr; --",
+		"<script>alert(1)</script>", "a,b\"c",
+	};
+	const size_t np = sizeof cdr_payloads / sizeof cdr_payloads[0];
+	struct db_cdr rows[40];
+	memset(rows, 0, sizeof rows);
+	for (size_t i = 0; i < 30 + np; i++) {
+		struct db_cdr *c = &rows[i];
+		snprintf(c->call_id, sizeof c->call_id, "c%zu@192.0.2.1", i);
+		snprintf(c->caller, sizeof c->caller, "%s", i % 2 ? "1001" : "1002");
+		snprintf(c->callee, sizeof c->callee, "%zu", 2000 + i % 3);
+		snprintf(c->dialed, sizeof c->dialed, "%s", c->callee);
+		c->start_at = 1700000000000 + (int64_t)i * 1000;
+		c->end_at = c->start_at + 61000;
+		c->disposition = i % 5 ? DB_CDR_ANSWERED : DB_CDR_BUSY;
+		c->answer_at = i % 5 ? c->start_at + 1000 : 0;
+		c->hangup_by = i % 5 ? DB_CDR_BY_CALLEE : DB_CDR_BY_NONE;
+		snprintf(c->a.codec, sizeof c->a.codec, "PCMA");
+		c->a.rx_packets = 3000;
+		c->b.srtp = true;
+		if (i >= 30) {
+			const char *p = cdr_payloads[i - 30];
+			snprintf(c->caller, sizeof c->caller, "%s", p);
+			snprintf(c->dialed, sizeof c->dialed, "%s", p);
+			snprintf(c->call_id, sizeof c->call_id, "%s", p);
+		}
+	}
+	sqlite3 *db;
+	char err[256];
+	assert_int_equal(db_open(fx->db, &db, err, sizeof err), 0);
+	assert_int_equal(db_cdr_insert_batch(db, rows, 30 + np), 0);
+	db_close(db);
+
+	api_req("GET", "/api/v1/cdr?limit=5", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "total")), (json_int_t)(30 + np));
+	json_t *list = json_object_get(r.json, "rows");
+	assert_int_equal(json_array_size(list), 5);
+	json_t *first = json_array_get(list, 0);
+	assert_string_equal(jget_str(first, "caller"), cdr_payloads[np - 1]); /* newest first */
+	resp_free(&r);
+
+	/* Every field of one answered call, and one never answered. */
+	api_req("GET", "/api/v1/cdr?caller=1001&callee=2000&disposition=answered", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "total")), 4); /* i = 3, 9, 21, 27 */
+	json_t *o = json_array_get(json_object_get(r.json, "rows"), 3);
+	assert_string_equal(jget_str(o, "call_id"), "c3@192.0.2.1");
+	assert_string_equal(jget_str(o, "caller"), "1001");
+	assert_string_equal(jget_str(o, "callee"), "2000");
+	assert_string_equal(jget_str(o, "dialed"), "2000");
+	assert_int_equal(json_integer_value(json_object_get(o, "start_at")), 1700000003000);
+	assert_int_equal(json_integer_value(json_object_get(o, "answer_at")), 1700000004000);
+	assert_int_equal(json_integer_value(json_object_get(o, "end_at")), 1700000064000);
+	assert_string_equal(jget_str(o, "disposition"), "answered");
+	assert_string_equal(jget_str(o, "hangup_by"), "callee");
+	assert_true(json_integer_value(json_object_get(o, "id")) > 0);
+	json_t *a = json_object_get(o, "a"), *b = json_object_get(o, "b");
+	assert_string_equal(jget_str(a, "codec"), "PCMA");
+	assert_int_equal(json_integer_value(json_object_get(a, "rx_packets")), 3000);
+	assert_true(json_is_false(json_object_get(a, "srtp")));
+	assert_true(json_is_true(json_object_get(b, "srtp")));
+	assert_string_equal(jget_str(b, "codec"), "");
+	resp_free(&r);
+	api_req("GET", "/api/v1/cdr?disposition=busy&limit=1", NULL, &r);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "total")), 8); /* i % 5 == 0, payload rows too */
+	o = json_array_get(json_object_get(r.json, "rows"), 0);
+	assert_true(json_is_null(json_object_get(o, "answer_at")));
+	assert_string_equal(jget_str(o, "hangup_by"), "");
+	resp_free(&r);
+	/* A time window [from, to), paging. */
+	api_req("GET", "/api/v1/cdr?from=1700000010000&to=1700000020000&offset=8&limit=5", NULL, &r);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "total")), 10);
+	list = json_object_get(r.json, "rows");
+	assert_int_equal(json_array_size(list), 2);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 1), "start_at")), 1700000010000);
+	resp_free(&r);
+
+	/* Payloads: found by themselves, literally, and only they. */
+	for (size_t i = 0; i < np; i++) {
+		char *path = pct_path("/api/v1/cdr?caller=", cdr_payloads[i]);
+		api_req("GET", path, NULL, &r);
+		free(path);
+		assert_int_equal(r.status, 200);
+		assert_int_equal(json_integer_value(json_object_get(r.json, "total")), 1);
+		o = json_array_get(json_object_get(r.json, "rows"), 0);
+		assert_string_equal(jget_str(o, "caller"), cdr_payloads[i]);
+		assert_string_equal(jget_str(o, "dialed"), cdr_payloads[i]);
+		assert_string_equal(jget_str(o, "call_id"), cdr_payloads[i]);
+		resp_free(&r);
+	}
+
+	char longq[128] = "/api/v1/cdr?callee=";
+	memset(longq + strlen(longq), '1', 64);
+	const struct bad_case cases[] = {
+		{ "GET", "/api/v1/cdr?limit=0", NULL, "limit" },
+		{ "GET", "/api/v1/cdr?limit=1001", NULL, "limit" },
+		{ "GET", "/api/v1/cdr?limit=abc", NULL, "limit" },
+		{ "GET", "/api/v1/cdr?offset=-1", NULL, "offset" },
+		{ "GET", "/api/v1/cdr?offset=1e3", NULL, "offset" },
+		{ "GET", "/api/v1/cdr?from=yesterday", NULL, "from" },
+		{ "GET", "/api/v1/cdr?to=-5", NULL, "to" },
+		{ "GET", "/api/v1/cdr?from=2000&to=1000", NULL, "to" },
+		{ "GET", "/api/v1/cdr?to=99999999999999999999", NULL, "to" },
+		{ "GET", "/api/v1/cdr?disposition=exploded", NULL, "disposition" },
+		{ "GET", "/api/v1/cdr?disposition=answered%27%20--", NULL, "disposition" },
+		{ "GET", "/api/v1/cdr?caller=%zz", NULL, "caller" },
+		{ "GET", longq, NULL, "callee" },
+		{ "GET", "/api/v1/cdr.csv?limit=50001", NULL, "limit" },
+		{ "GET", "/api/v1/cdr.csv?disposition=x", NULL, "disposition" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		api_req(cases[i].method, cases[i].path, cases[i].body, &r);
+		if (r.status != 400)
+			fprintf(stderr, "case %zu: %s\n", i, cases[i].path);
+		assert_error(&r, 400, cases[i].field);
+		resp_free(&r);
+	}
+
+	/* CSV: a header, one line per call, no formulas, RFC 4180 quoting. */
+	api_req("GET", "/api/v1/cdr.csv", NULL, &r);
+	assert_int_equal(r.status, 200);
+	char v[128];
+	assert_true(resp_header(&r, "Content-Type", v, sizeof v));
+	assert_string_equal(v, "text/csv; charset=utf-8");
+	assert_true(resp_header(&r, "Content-Disposition", v, sizeof v));
+	assert_string_equal(v, "attachment; filename=\"cdr.csv\"");
+	static const char header[] =
+		"id,start_utc,answer_utc,end_utc,caller,dialed,callee,disposition,hangup_by,talk_seconds,call_id,"
+		"a_codec,a_rx_packets,a_tx_packets,a_lost,a_jitter_ms,a_srtp,"
+		"b_codec,b_rx_packets,b_tx_packets,b_lost,b_jitter_ms,b_srtp\r\n";
+	assert_true(r.body_len > strlen(header));
+	assert_memory_equal(r.body, header, strlen(header));
+	size_t lines = 0;
+	for (size_t i = 0; i < r.body_len; i++)
+		lines += r.body[i] == '\n';
+	assert_int_equal(lines, 1 + 30 + np);
+	assert_non_null(strstr(r.body, ",2023-11-14 22:13:23.000,2023-11-14 22:13:24.000,2023-11-14 22:14:24.000,"
+				       "1001,2000,2000,answered,callee,60,c3@192.0.2.1,PCMA,3000,0,0,0,0,,0,0,0,0,1\r\n"));
+	assert_non_null(strstr(r.body, ",\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\","));
+	assert_non_null(strstr(r.body, ",'+1-2,'+1-2,"));
+	assert_non_null(strstr(r.body, ",'-1+2,'-1+2,"));
+	assert_non_null(strstr(r.body, ",'@SUM(A1),'@SUM(A1),"));
+	assert_non_null(strstr(r.body, ",'; DROP TABLE cdr; --,'; DROP TABLE cdr; --,"));
+	assert_non_null(strstr(r.body, ",\"a,b\"\"c\",\"a,b\"\"c\","));
+	/* No field starts a formula: after every separator, no = + - @. */
+	for (size_t i = 0; i + 1 < r.body_len; i++)
+		if (r.body[i] == ',' || r.body[i] == '\n' || (r.body[i] == '"' && (i == 0 || r.body[i - 1] == ',')))
+			assert_null(strchr("=+-@", r.body[i + 1] ? r.body[i + 1] : 'x'));
+	resp_free(&r);
+	api_req("GET", "/api/v1/cdr.csv?caller=1002&limit=2&offset=1", NULL, &r);
+	assert_int_equal(r.status, 200);
+	lines = 0;
+	for (size_t i = 0; i < r.body_len; i++)
+		lines += r.body[i] == '\n';
+	assert_int_equal(lines, 3);
+	assert_non_null(strstr(r.body, ",1002,2000,2000,answered,callee,60,c24@"));
+	resp_free(&r);
+	/* Reading the history changes nothing. */
+	assert_int_equal(atomic_load(&fx->fl.changed), 0);
+}
+
 static void csv_post(const char *csv, struct resp *r)
 {
 	char extra[512];
@@ -1999,6 +2333,8 @@ int main(void)
 		API_TEST(test_openapi_matches_routes),
 		API_TEST(test_hostile_requests),
 		API_TEST(test_extensions_crud),
+		API_TEST(test_forwarding),
+		API_TEST(test_cdr),
 		API_TEST(test_import_export),
 		API_TEST(test_admins),
 		API_TEST(test_settings_and_rooms),
