@@ -18,9 +18,10 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "call.h"
 #include "log.h"
 
-#define ALLOW_HDR "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER\r\n"
+#define ALLOW_HDR "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, REFER, NOTIFY, UPDATE\r\n"
 
 void core_begin_reply(struct core *c, struct sip_buf *b, const struct sip_msg *req,
 		      const struct sip_dest *src, int code)
@@ -114,15 +115,19 @@ static void handle_invite(struct core *c, struct sip_txn *st, const struct sip_m
 	const struct config_ext *caller = core_auth(c, st, req, src, req->from.uri.user);
 	if (!caller)
 		return;
-	/* Calls between extensions come with the B2BUA; until then the callee
-	 * is reported unavailable, or unknown. */
-	const struct config_ext *callee = config_ext_find(c->cfg, req->ruri.user.p, req->ruri.user.len);
-	core_reply(c, st, req, src, callee ? 480 : 404, NULL);
+	call_invite(c, st, req, src, caller);
 }
 
 static void on_request(void *ctx, struct sip_txn *st, const struct sip_msg *req, const struct sip_dest *src)
 {
 	struct core *c = ctx;
+	if (req->to.tag.len && req->method_id != SIP_CANCEL && req->method_id != SIP_REGISTER &&
+	    req->method_id != SIP_OPTIONS) {
+		/* Inside a dialog: only the B2BUA's dialogs exist. */
+		if (!call_in_dialog(c, st, req, src) && req->method_id != SIP_ACK)
+			core_reply(c, st, req, src, 481, NULL);
+		return;
+	}
 	switch (req->method_id) {
 	case SIP_REGISTER:
 		core_register(c, st, req, src);
@@ -133,14 +138,22 @@ static void on_request(void *ctx, struct sip_txn *st, const struct sip_msg *req,
 	case SIP_INVITE:
 		handle_invite(c, st, req, src);
 		return;
-	case SIP_ACK:
-		return; /* an ACK for a 2xx we never sent: nothing to do */
-	case SIP_CANCEL:
-		/* Our INVITEs are answered at once, so a CANCEL either finds one
-		 * already answered (200, no effect: RFC 3261 9.2) or nothing. */
-		core_reply(c, st, req, src, sip_txn_cancel_target(st) ? 200 : 481, NULL);
+	case SIP_MESSAGE:
+		core_message(c, st, req, src);
 		return;
+	case SIP_ACK:
+		return; /* an ACK outside any dialog: nothing to do */
+	case SIP_CANCEL: {
+		struct sip_txn *inv = sip_txn_cancel_target(st);
+		core_reply(c, st, req, src, inv ? 200 : 481, NULL);
+		if (inv)
+			call_cancel(c, inv);
+		return;
+	}
 	case SIP_BYE:
+	case SIP_UPDATE:
+	case SIP_REFER:
+	case SIP_NOTIFY:
 		core_reply(c, st, req, src, 481, NULL);
 		return;
 	default:
@@ -149,19 +162,77 @@ static void on_request(void *ctx, struct sip_txn *st, const struct sip_msg *req,
 	}
 }
 
+/* Our client transactions belong to their method's owner: OPTIONS to the
+ * keepalives, MESSAGE to the message relay, everything else to calls. */
 static void on_response(void *ctx, struct sip_txn *ct, const struct sip_msg *resp,
 			const struct sip_dest *src)
 {
 	struct core *c = ctx;
 	(void)src;
-	if (resp->status >= 200)
-		core_register_txn_done(c, ct, resp->status);
+	switch (sip_txn_method(ct)) {
+	case SIP_OPTIONS:
+		if (resp->status >= 200)
+			core_register_txn_done(c, ct, resp->status);
+		return;
+	case SIP_MESSAGE:
+		core_message_result(c, ct, resp->status);
+		return;
+	default:
+		call_response(c, ct, resp);
+		return;
+	}
 }
 
 static void on_client_fail(void *ctx, struct sip_txn *ct, int reason)
 {
 	struct core *c = ctx;
-	core_register_txn_done(c, ct, reason == ETIMEDOUT ? 408 : 503);
+	int status = reason == ETIMEDOUT ? 408 : 503;
+	switch (sip_txn_method(ct)) {
+	case SIP_OPTIONS:
+		core_register_txn_done(c, ct, status);
+		return;
+	case SIP_MESSAGE:
+		core_message_result(c, ct, status);
+		return;
+	default:
+		call_client_fail(c, ct, reason);
+		return;
+	}
+}
+
+static void on_client_gone(void *ctx, struct sip_txn *ct)
+{
+	struct core *c = ctx;
+	enum sip_method m = sip_txn_method(ct);
+	if (m != SIP_OPTIONS && m != SIP_MESSAGE)
+		call_client_gone(c, ct);
+}
+
+static void on_server_gone(void *ctx, struct sip_txn *st)
+{
+	struct core *c = ctx;
+	switch (sip_txn_method(st)) {
+	case SIP_INVITE:
+		call_server_gone(c, st);
+		return;
+	case SIP_MESSAGE:
+		core_message_server_gone(c, st);
+		return;
+	default:
+		return;
+	}
+}
+
+static void on_media(struct loop_watch *w, uint32_t events)
+{
+	struct core *c = (struct core *)((char *)w - offsetof(struct core, media_w));
+	(void)events;
+	struct media_event ev[32];
+	size_t n;
+	/* Bounded: at most 32 batches per wake-up, the rest on the next one. */
+	for (int round = 0; round < 32 && (n = media_events_take(c->media, ev, 32)) > 0; round++)
+		for (size_t i = 0; i < n; i++)
+			call_media_event(c, &ev[i]);
 }
 
 static int txn_send(void *ctx, const struct sip_dest *dst, const char *buf, size_t len)
@@ -172,18 +243,40 @@ static int txn_send(void *ctx, const struct sip_dest *dst, const char *buf, size
 
 /* ---------------------------------------------------------------- input */
 
-/* RFC 3261 8.2.2: is there an option in Require we do not support? We
- * support none yet, so every Require option is reported. */
+/* RFC 3261 8.2.2: is there an option in Require we do not support? The
+ * only one we do is "timer" (RFC 4028); the others are listed back. */
 static bool require_unsupported(const struct sip_msg *req, char *unsup, size_t cap)
 {
 	unsup[0] = '\0';
 	if (req->method_id == SIP_ACK || req->method_id == SIP_CANCEL)
 		return false;
-	const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_REQUIRE);
-	if (!h || h->value.len == 0)
+	struct sip_buf b;
+	sip_buf_init(&b, unsup, cap - 1);
+	unsigned n = 0;
+	for (unsigned i = 0; i < req->nhdrs; i++) {
+		const struct sip_hdr *h = &req->hdrs[i];
+		if (h->id != SIP_HDR_REQUIRE)
+			continue;
+		const char *p = h->value.p, *end = h->value.p + h->value.len;
+		while (p < end) {
+			while (p < end && (*p == ',' || *p == ' ' || *p == '\t'))
+				p++;
+			const char *s = p;
+			while (p < end && *p != ',' && *p != ' ' && *p != '\t')
+				p++;
+			struct slice opt = slice_make(s, (size_t)(p - s));
+			if (opt.len == 0 || slice_ieq_cstr(opt, "timer"))
+				continue;
+			sip_buf_str(&b, n++ ? ", " : "Unsupported: ");
+			sip_buf_slice(&b, opt);
+		}
+	}
+	if (n == 0)
 		return false;
-	snprintf(unsup, cap, "Unsupported: %.*s\r\n", (int)(h->value.len > 200 ? 200 : h->value.len),
-		 h->value.p);
+	if (!sip_buf_ok(&b))
+		return false; /* too long to list: cannot be ours anyway, but say nothing wrong */
+	sip_buf_str(&b, "\r\n");
+	unsup[b.len < cap ? b.len : cap - 1] = '\0';
 	return true;
 }
 
@@ -328,6 +421,8 @@ int core_new(struct core **out, const struct core_opts *o, sqlite3 *db, struct c
 		.on_request = on_request,
 		.on_response = on_response,
 		.on_client_fail = on_client_fail,
+		.on_client_gone = on_client_gone,
+		.on_server_gone = on_server_gone,
 	};
 	if ((err = sip_txn_layer_new(&c->txl, &c->th, &ops, c)) != 0)
 		goto fail;
@@ -342,6 +437,22 @@ int core_new(struct core **out, const struct core_opts *o, sqlite3 *db, struct c
 	if ((err = core_register_init(c, db)) != 0)
 		goto fail;
 	if ((err = core_live_init(c)) != 0)
+		goto fail;
+	if ((err = calls_init(c)) != 0)
+		goto fail;
+	struct media_engine_cfg mcfg = {
+		.threads = o->media_threads,
+		.port_lo = o->rtp_lo ? o->rtp_lo : 10000,
+		.port_hi = o->rtp_hi ? o->rtp_hi : 20000,
+		.timeout_ms = 30000,
+		.hold_timeout_ms = 3600000,
+		.realtime = true,
+	};
+	if ((err = media_engine_start(&c->media, &mcfg)) != 0) {
+		log_err("media: cannot start: %s", strerror(err));
+		goto fail;
+	}
+	if ((err = loop_add(&c->loop, &c->media_w, media_event_fd(c->media), EPOLLIN, on_media)) != 0)
 		goto fail;
 	apply_config(c);
 
@@ -395,6 +506,13 @@ void core_free(struct core *c)
 		close(c->sigfd);
 	}
 	core_live_free(c);
+	/* Calls end first: their BYEs still go out through the transport. */
+	calls_free(c);
+	if (c->media) {
+		loop_del(&c->loop, &c->media_w);
+		media_engine_stop(c->media);
+	}
+	calls_release_slots(c);
 	/* The registrar goes first: its removal hooks must not fire into a
 	 * freed jobs queue, and bindings stay stored for the next start. */
 	registrar_free(c->reg);

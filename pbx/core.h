@@ -22,6 +22,8 @@ struct core_opts {
 	struct sockaddr_storage sip[CORE_MAX_LISTEN];
 	unsigned nsip;
 	bool sip_trace;
+	uint16_t rtp_lo, rtp_hi;  /* media ports */
+	unsigned media_threads;   /* 0: one per core */
 };
 
 struct core;

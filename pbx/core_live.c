@@ -18,13 +18,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "call.h"
 #include "live.h"
 #include "log.h"
 
 #define LIVE_WAIT_MS 1000
 #define LIVE_QUEUE_MAX 64
 
-enum live_kind { LIVE_REGS, LIVE_BANS, LIVE_BAN_LIFT };
+enum live_kind { LIVE_REGS, LIVE_BANS, LIVE_BAN_LIFT, LIVE_CALLS, LIVE_CALL_HANGUP, LIVE_STATS };
 
 struct live_query {
 	struct live_query *next;
@@ -101,6 +102,37 @@ static void answer(struct core *c, struct live_query *q)
 	case LIVE_BANS: {
 		struct ban_fill f = { q, loop_now_ms(), loop_wall_s() };
 		throttle_list(c->thr, f.now_ms, fill_ban, &f);
+		q->result = 0;
+		break;
+	}
+	case LIVE_CALLS:
+		q->n = calls_list(c, q->out, q->max, &q->total);
+		q->result = 0;
+		break;
+	case LIVE_CALL_HANGUP: {
+		char *end;
+		unsigned long long id = strtoull(q->arg, &end, 10);
+		q->result = *end ? EINVAL : calls_hangup(c, id);
+		break;
+	}
+	case LIVE_STATS: {
+		struct live_stats *st = q->out;
+		struct media_totals mt;
+		st->registrations = registrar_count(c->reg);
+		st->calls_active = calls_active(c);
+		st->call_setups = c->st.call_setups;
+		st->calls_answered = c->st.calls_answered;
+		st->messages = c->st.messages;
+		st->sip_rx = c->st.rx;
+		st->sip_rx_bad = c->st.rx_bad;
+		st->auth_failures = c->st.auth_failures;
+		media_engine_totals(c->media, &mt);
+		st->rtp_rx_packets = mt.rx_packets;
+		st->rtp_tx_packets = mt.tx_packets;
+		st->rtp_lost_packets = mt.lost_packets;
+		st->media_legs = mt.legs;
+		st->media_tick_max_us = mt.tick_max_us;
+		q->n = 1;
 		q->result = 0;
 		break;
 	}
@@ -212,6 +244,23 @@ static int ops_ban_lift(void *ctx, const char *addr)
 	return ask(ctx, LIVE_BAN_LIFT, addr, NULL, 0, 0, NULL, NULL);
 }
 
+static int ops_calls(void *ctx, struct live_call *out, size_t max, size_t *n, size_t *total)
+{
+	return ask(ctx, LIVE_CALLS, NULL, out, sizeof *out, max, n, total);
+}
+
+static int ops_call_hangup(void *ctx, uint64_t id)
+{
+	char arg[24];
+	snprintf(arg, sizeof arg, "%llu", (unsigned long long)id);
+	return ask(ctx, LIVE_CALL_HANGUP, arg, NULL, 0, 0, NULL, NULL);
+}
+
+static int ops_stats(void *ctx, struct live_stats *out)
+{
+	return ask(ctx, LIVE_STATS, NULL, out, sizeof *out, 1, NULL, NULL);
+}
+
 static void ops_config_changed(void *ctx)
 {
 	struct core_live *l = ctx;
@@ -270,5 +319,8 @@ void core_live_ops(struct core *c, struct live_ops *ops)
 	ops->registrations = ops_registrations;
 	ops->bans = ops_bans;
 	ops->ban_lift = ops_ban_lift;
+	ops->calls = ops_calls;
+	ops->call_hangup = ops_call_hangup;
+	ops->stats = ops_stats;
 	ops->config_changed = ops_config_changed;
 }

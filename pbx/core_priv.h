@@ -13,6 +13,7 @@
 #include "digest.h"
 #include "jobs.h"
 #include "loop.h"
+#include "media.h"
 #include "registrar.h"
 #include "sip_build.h"
 #include "sip_msg.h"
@@ -25,6 +26,7 @@
 
 struct core_stats {
 	uint64_t rx, rx_bad, rx_banned, auth_challenges, auth_failures, auth_ok, registers_ok;
+	uint64_t call_setups, calls_answered, messages;
 };
 
 struct core {
@@ -40,6 +42,12 @@ struct core {
 	struct config *cfg;  /* current snapshot (one reference) */
 	struct jobs *jobs;
 	struct core_live *live; /* queries from the web admin (core_live.c) */
+	struct media_engine *media;
+	struct loop_watch media_w;
+	struct calls *calls;    /* the B2BUA (call.c) */
+	struct media_slot *slots; /* every media leg the core opened (call_media.c) */
+	struct sdp_session *sdp_tmp[2]; /* scratch for parsing descriptions */
+	struct sip_msg *msg_tmp; /* scratch for re-parsing a kept request */
 	uint64_t now_ms;     /* monotonic, refreshed each loop iteration */
 	char realm[64];
 	struct core_stats st;
@@ -68,6 +76,11 @@ void core_auth_apply_config(struct core *c);
 /* core_live.c */
 int core_live_init(struct core *c);
 void core_live_free(struct core *c);
+
+/* core_message.c */
+void core_message(struct core *c, struct sip_txn *st, const struct sip_msg *req, const struct sip_dest *src);
+void core_message_result(struct core *c, struct sip_txn *ct, int status);
+void core_message_server_gone(struct core *c, struct sip_txn *st);
 
 /* core_register.c */
 void core_register(struct core *c, struct sip_txn *st, const struct sip_msg *req,

@@ -315,7 +315,7 @@ int main(int argc, char **argv)
 	log_set_level((enum log_level)o.log_level);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
-	struct core_opts co = { .db_path = o.db, .sip_trace = o.sip_trace };
+	struct core_opts co = { .db_path = o.db, .sip_trace = o.sip_trace, .rtp_lo = (uint16_t)o.rtp_lo, .rtp_hi = (uint16_t)o.rtp_hi };
 	for (unsigned i = 0; i < o.nsip; i++) {
 		if (sip_addr_parse(o.sip_listen[i], 5060, &co.sip[co.nsip]) != 0) {
 			fprintf(stderr, "pbxd: --sip-listen '%s' is not ADDR:PORT\n", o.sip_listen[i]);
