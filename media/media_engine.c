@@ -1,0 +1,499 @@
+/*
+ * media_engine.c: the core thread's side of the media engine (media.h):
+ * starting and stopping the media threads, binding port pairs, naming legs,
+ * routing commands to the thread a leg lives on, and taking events.
+ *
+ * A leg id keeps its thread in the low MEDIA_ID_THREAD_BITS bits, so a
+ * command is routed without a lookup; the core still keeps the set of live
+ * ids (with the thread's leg count and the cookie) to answer ENOENT and
+ * to choose the least loaded thread. That set, the port cursor and the id
+ * counter belong to the core thread alone.
+ */
+#include "media_priv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define MEDIA_DSCP_EF 0xb8 /* expedited forwarding, RFC 3246 */
+
+/* A live id, as the core sees it. */
+struct core_leg {
+	struct core_leg *next;
+	media_leg_id id;
+	uint64_t cookie;
+};
+
+uint64_t media_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static unsigned id_thread(media_leg_id id)
+{
+	return id & ((1u << MEDIA_ID_THREAD_BITS) - 1);
+}
+
+static struct core_leg **id_slot(struct media_engine *me, media_leg_id id)
+{
+	struct core_leg **pp = &me->ids[(id * 2654435761u) >> 18 & (MEDIA_CORE_BUCKETS - 1)];
+	while (*pp && (*pp)->id != id)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static struct core_leg *id_find(struct media_engine *me, media_leg_id id)
+{
+	if (id == 0 || id_thread(id) >= me->nthreads)
+		return NULL;
+	return *id_slot(me, id);
+}
+
+/* ---------------------------------------------------------------- start */
+
+static void thread_free(struct media_thread *t)
+{
+	if (!t)
+		return;
+	if (t->epfd >= 0)
+		close(t->epfd);
+	if (t->cmd_fd >= 0)
+		close(t->cmd_fd);
+	if (t->tick_fd >= 0)
+		close(t->tick_fd);
+	free(t->cmds);
+	free(t->evs);
+	free(t->rx_buf);
+	free(t);
+}
+
+static int thread_new(struct media_engine *me, unsigned index, struct media_thread **out)
+{
+	struct media_thread *t = calloc(1, sizeof *t);
+	if (!t)
+		return ENOMEM;
+	t->me = me;
+	t->index = index;
+	t->epfd = t->cmd_fd = t->tick_fd = -1;
+	t->cmdq.mask = MEDIA_CMD_QUEUE - 1;
+	t->evq.mask = MEDIA_EV_QUEUE - 1;
+	t->cmds = calloc(MEDIA_CMD_QUEUE, sizeof *t->cmds);
+	t->evs = calloc(MEDIA_EV_QUEUE, sizeof *t->evs);
+	t->rx_buf = calloc(MEDIA_BATCH, sizeof *t->rx_buf);
+	int rc = 0;
+	if (!t->cmds || !t->evs || !t->rx_buf) {
+		rc = ENOMEM;
+		goto out;
+	}
+	t->epfd = epoll_create1(EPOLL_CLOEXEC);
+	t->cmd_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	t->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (t->epfd < 0 || t->cmd_fd < 0 || t->tick_fd < 0) {
+		rc = errno;
+		goto out;
+	}
+	struct itimerspec its = {
+		.it_interval = { 0, MEDIA_TICK_MS * 1000000L },
+		.it_value = { 0, MEDIA_TICK_MS * 1000000L },
+	};
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	/* data.ptr NULL is the command eventfd, &t->tick_fd the timer */
+	if (timerfd_settime(t->tick_fd, 0, &its, NULL) < 0 ||
+	    epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->cmd_fd, &ev) < 0) {
+		rc = errno;
+		goto out;
+	}
+	ev.data.ptr = &t->tick_fd;
+	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->tick_fd, &ev) < 0) {
+		rc = errno;
+		goto out;
+	}
+out:
+	if (rc) {
+		thread_free(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+int media_engine_start(struct media_engine **out, const struct media_engine_cfg *cfg)
+{
+	if (!out || !cfg)
+		return EINVAL;
+	*out = NULL;
+	uint32_t first = cfg->port_lo + (cfg->port_lo & 1u);
+	if (cfg->port_lo == 0 || cfg->port_hi < cfg->port_lo || first > cfg->port_hi)
+		return EINVAL;
+	unsigned n = cfg->threads;
+	if (n == 0) {
+		long c = sysconf(_SC_NPROCESSORS_ONLN);
+		n = c > 0 ? (unsigned)c : 1;
+	}
+	if (n > MEDIA_MAX_THREADS)
+		n = MEDIA_MAX_THREADS;
+	int rc = srtp_ctx_lib_init();
+	if (rc)
+		return rc;
+	struct media_engine *me = calloc(1, sizeof *me);
+	if (!me)
+		return ENOMEM;
+	me->cfg = *cfg;
+	me->cfg.threads = n;
+	me->port_first = first;
+	me->npairs = (cfg->port_hi - first) / 2 + 1;
+	me->ev_fd = -1;
+	uint32_t rnd[2] = { 0, 0 };
+	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+		rnd[0] = rnd[1] = (uint32_t)media_now_ns();
+	me->port_cursor = rnd[0] % me->npairs; /* a restart does not reuse the last ports first */
+	snprintf(me->cname, sizeof me->cname, "pbx-%08x", rnd[1]);
+	me->id_next = 1;
+	me->threads = calloc(n, sizeof *me->threads);
+	if (!me->threads) {
+		free(me);
+		return ENOMEM;
+	}
+	me->ev_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (me->ev_fd < 0) {
+		rc = errno;
+		goto fail;
+	}
+	me->nthreads = n;
+	for (unsigned i = 0; i < n; i++) {
+		rc = thread_new(me, i, &me->threads[i]);
+		if (rc)
+			goto fail;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		rc = pthread_create(&me->threads[i]->tid, NULL, media_thread_main, me->threads[i]);
+		if (rc)
+			goto fail;
+		me->threads[i]->running = true;
+	}
+	*out = me;
+	return 0;
+fail:
+	media_engine_stop(me);
+	return rc;
+}
+
+void media_engine_stop(struct media_engine *me)
+{
+	if (!me)
+		return;
+	for (unsigned i = 0; i < me->nthreads; i++) {
+		struct media_thread *t = me->threads[i];
+		if (!t || !t->running)
+			continue;
+		atomic_store_explicit(&t->stop, true, memory_order_release);
+		uint64_t one = 1;
+		if (write(t->cmd_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+			log_warn("media: cannot wake thread %u: %s", i, strerror(errno));
+	}
+	for (unsigned i = 0; i < me->nthreads; i++) {
+		struct media_thread *t = me->threads[i];
+		if (t && t->running)
+			pthread_join(t->tid, NULL);
+		thread_free(t);
+	}
+	for (size_t b = 0; b < MEDIA_CORE_BUCKETS; b++) {
+		struct core_leg *c = me->ids[b];
+		while (c) {
+			struct core_leg *next = c->next;
+			free(c);
+			c = next;
+		}
+	}
+	if (me->ev_fd >= 0)
+		close(me->ev_fd);
+	free(me->threads);
+	free(me);
+}
+
+/* ------------------------------------------------------------- commands */
+
+/* Queue cmd for thread t (copied). A full queue is waited for with a bound:
+ * the thread drains thousands of commands a millisecond, so only a stuck
+ * thread makes this return EAGAIN. */
+static int cmd_send(struct media_thread *t, const struct media_cmd *cmd)
+{
+	uint32_t slot;
+	uint64_t one = 1;
+	for (unsigned waited = 0; !spsc_slot_put(&t->cmdq, &slot); waited++) {
+		if (waited == 0 && write(t->cmd_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+			return errno;
+		if (waited >= MEDIA_CMD_WAIT_MS * 10) {
+			log_err("media: thread %u does not take commands", t->index);
+			return EAGAIN;
+		}
+		struct timespec ts = { 0, 100000 };
+		nanosleep(&ts, NULL);
+	}
+	t->cmds[slot] = *cmd;
+	spsc_commit(&t->cmdq);
+	if (write(t->cmd_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+		log_warn("media: cannot wake thread %u: %s", t->index, strerror(errno));
+	return 0;
+}
+
+static int cmd_to(struct media_engine *me, media_leg_id id, struct media_cmd *cmd)
+{
+	struct core_leg *c = me ? id_find(me, id) : NULL;
+	if (!c)
+		return me ? ENOENT : EINVAL;
+	cmd->leg = id;
+	cmd->cookie = c->cookie;
+	return cmd_send(me->threads[id_thread(id)], cmd);
+}
+
+/* ----------------------------------------------------------------- legs */
+
+static int bind_one(const struct sockaddr_storage *local, uint16_t port, int *fd)
+{
+	struct sockaddr_storage a = *local;
+	socklen_t len;
+	if (a.ss_family == AF_INET) {
+		((struct sockaddr_in *)&a)->sin_port = htons(port);
+		len = sizeof(struct sockaddr_in);
+	} else if (a.ss_family == AF_INET6) {
+		((struct sockaddr_in6 *)&a)->sin6_port = htons(port);
+		len = sizeof(struct sockaddr_in6);
+	} else {
+		return EAFNOSUPPORT;
+	}
+	int s = socket(a.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return errno;
+	int tos = MEDIA_DSCP_EF;
+	/* best effort: a network that ignores DSCP is fine */
+	if (a.ss_family == AF_INET)
+		(void)setsockopt(s, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
+	else
+		(void)setsockopt(s, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof tos);
+	if (bind(s, (struct sockaddr *)&a, len) < 0) {
+		int e = errno;
+		close(s);
+		return e;
+	}
+	*fd = s;
+	return 0;
+}
+
+/* Bind an even/odd pair from the rotating cursor; pairs that fail to bind
+ * (another program, a leg not yet closed) are skipped. */
+static int bind_pair(struct media_engine *me, const struct sockaddr_storage *local, int *rtp,
+		     int *rtcp, uint16_t *port)
+{
+	for (uint32_t tries = 0; tries < me->npairs; tries++) {
+		uint32_t p = me->port_first + 2 * me->port_cursor;
+		me->port_cursor = (me->port_cursor + 1) % me->npairs;
+		int rc = bind_one(local, (uint16_t)p, rtp);
+		if (rc == EADDRINUSE || rc == EACCES)
+			continue;
+		if (rc)
+			return rc;
+		rc = bind_one(local, (uint16_t)(p + 1), rtcp);
+		if (rc) {
+			close(*rtp);
+			if (rc == EADDRINUSE || rc == EACCES)
+				continue;
+			return rc;
+		}
+		*port = (uint16_t)p;
+		return 0;
+	}
+	return EADDRINUSE;
+}
+
+static media_leg_id id_new(struct media_engine *me, unsigned thread)
+{
+	for (;;) {
+		uint32_t n = me->id_next++ & (UINT32_MAX >> MEDIA_ID_THREAD_BITS);
+		if (n == 0)
+			continue;
+		media_leg_id id = n << MEDIA_ID_THREAD_BITS | thread;
+		if (!*id_slot(me, id))
+			return id;
+	}
+}
+
+int media_leg_new(struct media_engine *me, const struct sockaddr_storage *local, media_leg_id near,
+		  uint64_t cookie, media_leg_id *id, uint16_t *port)
+{
+	if (!me || !local || !id || !port)
+		return EINVAL;
+	unsigned ti;
+	if (near) {
+		if (!id_find(me, near))
+			return ENOENT;
+		ti = id_thread(near);
+	} else {
+		ti = 0;
+		for (unsigned i = 1; i < me->nthreads; i++)
+			if (me->threads[i]->core_legs < me->threads[ti]->core_legs)
+				ti = i;
+	}
+	struct core_leg *c = malloc(sizeof *c);
+	if (!c)
+		return ENOMEM;
+	struct media_cmd cmd = { .kind = MEDIA_CMD_ADD, .cookie = cookie };
+	int rc = bind_pair(me, local, &cmd.u.add.rtp_fd, &cmd.u.add.rtcp_fd, &cmd.u.add.port);
+	if (rc) {
+		free(c);
+		return rc;
+	}
+	cmd.leg = id_new(me, ti);
+	rc = cmd_send(me->threads[ti], &cmd);
+	if (rc) {
+		close(cmd.u.add.rtp_fd);
+		close(cmd.u.add.rtcp_fd);
+		free(c);
+		return rc;
+	}
+	c->id = cmd.leg;
+	c->cookie = cookie;
+	struct core_leg **pp = id_slot(me, c->id);
+	c->next = NULL;
+	*pp = c;
+	me->threads[ti]->core_legs++;
+	*id = c->id;
+	*port = cmd.u.add.port;
+	return 0;
+}
+
+int media_leg_set(struct media_engine *me, media_leg_id id, const struct media_leg_params *p)
+{
+	if (!p)
+		return EINVAL;
+	struct media_cmd cmd = { .kind = MEDIA_CMD_SET };
+	cmd.u.set = *p;
+	int rc = cmd_to(me, id, &cmd);
+	explicit_bzero(&cmd.u.set.tx_key, sizeof cmd.u.set.tx_key);
+	explicit_bzero(&cmd.u.set.rx_key, sizeof cmd.u.set.rx_key);
+	return rc;
+}
+
+int media_bridge(struct media_engine *me, media_leg_id a, media_leg_id b)
+{
+	if (!me)
+		return EINVAL;
+	if (!id_find(me, a) || !id_find(me, b))
+		return ENOENT;
+	if (id_thread(a) != id_thread(b))
+		return EXDEV;
+	if (a == b)
+		return EINVAL;
+	struct media_cmd cmd = { .kind = MEDIA_CMD_BRIDGE, .u.other = b };
+	return cmd_to(me, a, &cmd);
+}
+
+int media_unbridge(struct media_engine *me, media_leg_id id)
+{
+	struct media_cmd cmd = { .kind = MEDIA_CMD_UNBRIDGE };
+	return cmd_to(me, id, &cmd);
+}
+
+int media_echo(struct media_engine *me, media_leg_id id)
+{
+	struct media_cmd cmd = { .kind = MEDIA_CMD_ECHO };
+	return cmd_to(me, id, &cmd);
+}
+
+int media_tone(struct media_engine *me, media_leg_id id, enum media_tone tone)
+{
+	if (tone != MEDIA_TONE_CONFIRM && tone != MEDIA_TONE_ERROR)
+		return EINVAL;
+	struct media_cmd cmd = { .kind = MEDIA_CMD_TONE, .u.tone = tone };
+	return cmd_to(me, id, &cmd);
+}
+
+int media_leg_free(struct media_engine *me, media_leg_id id)
+{
+	struct media_cmd cmd = { .kind = MEDIA_CMD_FREE };
+	int rc = cmd_to(me, id, &cmd);
+	if (rc)
+		return rc;
+	struct core_leg **pp = id_slot(me, id);
+	struct core_leg *c = *pp;
+	*pp = c->next;
+	free(c);
+	me->threads[id_thread(id)]->core_legs--;
+	return 0;
+}
+
+/* --------------------------------------------------------------- events */
+
+int media_event_fd(const struct media_engine *me)
+{
+	return me ? me->ev_fd : -1;
+}
+
+size_t media_events_take(struct media_engine *me, struct media_event *ev, size_t max)
+{
+	if (!me || !ev)
+		return 0;
+	uint64_t v;
+	/* read first: an event queued after this read writes the eventfd again */
+	if (read(me->ev_fd, &v, sizeof v) < 0 && errno != EAGAIN)
+		log_warn("media: event fd: %s", strerror(errno));
+	size_t n = 0;
+	bool more = false;
+	for (unsigned k = 0; k < me->nthreads; k++) {
+		struct media_thread *t = me->threads[(me->ev_rr + k) % me->nthreads];
+		uint32_t slot;
+		while (spsc_slot_get(&t->evq, &slot)) {
+			if (n == max) {
+				more = true;
+				break;
+			}
+			ev[n++] = t->evs[slot];
+			spsc_release(&t->evq);
+		}
+		if (more)
+			break;
+	}
+	me->ev_rr = me->nthreads ? (me->ev_rr + 1) % me->nthreads : 0;
+	if (more) {
+		uint64_t one = 1;
+		/* stay readable for what is left */
+		if (write(me->ev_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+			log_warn("media: event fd: %s", strerror(errno));
+	}
+	return n;
+}
+
+void media_engine_totals(const struct media_engine *me, struct media_totals *out)
+{
+	if (!out)
+		return;
+	memset(out, 0, sizeof *out);
+	if (!me)
+		return;
+	for (unsigned i = 0; i < me->nthreads; i++) {
+		const struct media_counters *c = &me->threads[i]->ctr;
+		out->legs += atomic_load_explicit(&c->legs, memory_order_relaxed);
+		out->rx_packets += atomic_load_explicit(&c->rx_packets, memory_order_relaxed);
+		out->tx_packets += atomic_load_explicit(&c->tx_packets, memory_order_relaxed);
+		out->lost_packets += atomic_load_explicit(&c->lost_packets, memory_order_relaxed);
+		out->transcoded_frames +=
+			atomic_load_explicit(&c->transcoded_frames, memory_order_relaxed);
+		uint64_t m = atomic_load_explicit(&c->tick_max_us, memory_order_relaxed);
+		if (m > out->tick_max_us)
+			out->tick_max_us = m;
+	}
+}

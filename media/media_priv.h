@@ -1,0 +1,367 @@
+/*
+ * media_priv.h: what the files of the media engine share and nobody else
+ * sees (media.h is the public side).
+ *
+ * Ownership: struct media_engine and the core-side fields of struct
+ * media_thread belong to the core thread (the one that calls media.h);
+ * struct leg and the thread-side fields belong to that media thread. The
+ * two meet only in the single-producer/single-consumer rings below (commands
+ * core -> thread, events thread -> core) and in the counters, which each
+ * media thread alone writes (relaxed atomics) and anybody may read.
+ *
+ * Files: media_engine.c is the core side (start/stop, ports, ids, queues,
+ * events, totals); media_thread.c is a media thread (its epoll loop,
+ * commands, the tick and the periodic sweep); media_leg.c is the packet
+ * path of one leg (receive, SRTP, latching, relay, transcoding, echo,
+ * tones, RTCP).
+ */
+#ifndef PBX_MEDIA_PRIV_H
+#define PBX_MEDIA_PRIV_H
+
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "codec.h"
+#include "dtmf.h"
+#include "media.h"
+#include "rtp.h"
+#include "srtp_ctx.h"
+#include "transcode.h"
+
+#define MEDIA_MAX_THREADS 64     /* the id keeps the thread in its low 8 bits */
+#define MEDIA_ID_THREAD_BITS 8
+#define MEDIA_CMD_QUEUE 4096     /* commands waiting per thread (power of 2) */
+#define MEDIA_EV_QUEUE 4096      /* events waiting per thread (power of 2) */
+#define MEDIA_CMD_WAIT_MS 1000   /* a full command queue is waited for this long, then EAGAIN */
+#define MEDIA_LEG_BUCKETS 4096   /* id -> leg hash of a thread (power of 2) */
+#define MEDIA_CORE_BUCKETS 16384 /* id -> thread hash of the core side (power of 2) */
+#define MEDIA_BATCH 32           /* packets per recvmmsg/sendmmsg */
+#define MEDIA_PKT_MAX 2048       /* receive buffer per packet */
+#define MEDIA_RX_MAX (MEDIA_PKT_MAX - SRTP_CTX_TRAILER) /* longest packet taken in */
+#define MEDIA_TICK_MS 20
+#define MEDIA_SWEEP_TICKS 10     /* timeouts and RTCP are looked at every 200 ms */
+#define MEDIA_RTCP_MS 5000       /* RTCP report interval per leg (randomised by +-25%) */
+#define MEDIA_LATCH_STEADY 3     /* packets in a row from a new address move the latch */
+#define MEDIA_DTMF_FLUSH_MS 1000 /* a digit whose end never came is reported after this */
+#define MEDIA_CATCHUP_MAX 5      /* ticks replayed when a thread fell behind */
+
+/* ------------------------------------------------------------ SPSC ring */
+
+/* Indexes of a single-producer single-consumer ring of 2^k slots; the slot
+ * arrays live beside it. head is written by the consumer, tail by the
+ * producer, each on its own cache line. */
+struct spsc {
+	alignas(64) _Atomic uint32_t head;
+	alignas(64) _Atomic uint32_t tail;
+	uint32_t mask;
+};
+
+/* Producer: the slot to fill, or false when full. */
+static inline bool spsc_slot_put(struct spsc *q, uint32_t *slot)
+{
+	uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+	uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+	if (t - h > q->mask)
+		return false;
+	*slot = t & q->mask;
+	return true;
+}
+
+static inline void spsc_commit(struct spsc *q)
+{
+	uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+	atomic_store_explicit(&q->tail, t + 1, memory_order_release);
+}
+
+/* Consumer: the slot to read, or false when empty. */
+static inline bool spsc_slot_get(struct spsc *q, uint32_t *slot)
+{
+	uint32_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
+	uint32_t t = atomic_load_explicit(&q->tail, memory_order_acquire);
+	if (h == t)
+		return false;
+	*slot = h & q->mask;
+	return true;
+}
+
+static inline void spsc_release(struct spsc *q)
+{
+	uint32_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
+	atomic_store_explicit(&q->head, h + 1, memory_order_release);
+}
+
+/* Counters with a single writer: a plain load and store, no locked
+ * read-modify-write on the packet path. */
+static inline void ctr_add(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+
+static inline void ctr_max(_Atomic uint64_t *c, uint64_t v)
+{
+	if (v > atomic_load_explicit(c, memory_order_relaxed))
+		atomic_store_explicit(c, v, memory_order_relaxed);
+}
+
+/* ------------------------------------------------------------- commands */
+
+enum media_cmd_kind {
+	MEDIA_CMD_ADD,      /* a new leg with its bound sockets */
+	MEDIA_CMD_SET,
+	MEDIA_CMD_BRIDGE,
+	MEDIA_CMD_UNBRIDGE,
+	MEDIA_CMD_ECHO,
+	MEDIA_CMD_TONE,
+	MEDIA_CMD_FREE,
+};
+
+/* By value through the ring; fds in MEDIA_CMD_ADD pass to the thread. */
+struct media_cmd {
+	enum media_cmd_kind kind;
+	media_leg_id leg;
+	uint64_t cookie;            /* ADD and FREE (CLOSED carries it even for a leg never made) */
+	union {
+		struct {
+			int rtp_fd, rtcp_fd;
+			uint16_t port;
+		} add;
+		struct media_leg_params set;
+		media_leg_id other;     /* BRIDGE */
+		enum media_tone tone;
+	} u;
+};
+
+/* ------------------------------------------------------------------ leg */
+
+/* Where an epoll event points: one per socket of a leg. */
+struct leg_watch {
+	struct leg *leg;
+	bool rtcp;                  /* the RTCP socket, else the RTP one */
+};
+
+/* What we send on one leg: our SSRC, a continuous sequence and timestamp
+ * whatever the source (relayed phone, transcoder, tone, echo). A source is
+ * a 64-bit key; when it changes, the offsets are recomputed so that the
+ * next packet follows the last one sent (timestamp advanced by the time
+ * that passed, at least one packet time) and carries the marker bit. */
+struct tx_stream {
+	uint32_t ssrc;
+	uint16_t seq;               /* last sent (highest) */
+	uint32_t ts;                /* of that packet */
+	uint64_t last_ms;           /* when something was last sent */
+	bool sent;
+	uint64_t src;               /* key of the current source */
+	uint16_t seq_off;
+	uint32_t ts_off;
+	bool fresh;                 /* the source has not sent yet: marker */
+};
+
+/* How packets received on a leg reach its bridged peer. */
+enum leg_path {
+	LEG_PATH_NONE,   /* not bridged, or a side not configured */
+	LEG_PATH_RAW,    /* untouched (video, unknown media) */
+	LEG_PATH_RELAY,  /* same codec: header rewritten */
+	LEG_PATH_XCODE,  /* different codecs: struct xcode on the tick */
+};
+
+/* Source kinds in tx_stream keys (bits 56..63). */
+enum leg_src {
+	LEG_SRC_RELAY = 1,
+	LEG_SRC_ECHO,
+	LEG_SRC_XCODE,
+	LEG_SRC_TONE,
+};
+
+struct media_thread;
+
+/* One leg; owned by its media thread. */
+struct leg {
+	media_leg_id id;
+	uint64_t cookie;
+	struct media_thread *t;
+	struct leg *hnext;          /* id hash chain */
+	struct leg *prev, *next;    /* every leg of the thread */
+	struct leg *tprev, *tnext;  /* legs with tick work (transcoder, tone) */
+	bool on_tick;
+	bool dead;                  /* closed; freed after the current epoll batch */
+	struct leg *dnext;          /* dead list, or the overflow list of CLOSED events */
+	struct media_event closed;  /* CLOSED, kept here until the event queue takes it */
+	bool closed_pending;        /* closed is to be reported */
+
+	int rtp_fd, rtcp_fd;
+	uint16_t port;
+	struct leg_watch w_rtp, w_rtcp;
+
+	bool set;                   /* media_leg_set was applied */
+	struct media_leg_params p;
+	uint32_t gen;               /* bumped on every set/bridge change: new tx source keys */
+
+	/* where we send */
+	struct sockaddr_storage dst, dst_rtcp;
+	bool have_dst;
+	bool rtcp_from_peer;        /* dst_rtcp came from received RTCP (latch) */
+
+	/* symmetric RTP: the address RTP really comes from */
+	bool latched;
+	bool latch_authed;          /* the latched packet passed SRTP (or no SRTP then) */
+	bool latch_reported;
+	struct sockaddr_storage latch_addr;
+	struct sockaddr_storage cand;
+	unsigned cand_count;
+
+	struct srtp_ctx *srtp_tx, *srtp_rx;
+
+	/* bridge */
+	struct leg *peer;
+	bool echo;
+	enum leg_path path;         /* for packets received here */
+	struct xcode *xc;           /* this leg's input into peer's codec */
+	uint64_t xc_due;            /* next xcode_tick, ms */
+	uint32_t xc_serial;         /* transcoders made: a new one is a new tx source */
+	uint16_t xc_seq;            /* input sequence fed to the tx mapping */
+
+	struct tx_stream tx;
+
+	/* receive side */
+	struct rtp_stats rs;
+	bool rs_on;                 /* rs follows rx_ssrc */
+	uint32_t rx_ssrc;
+	int64_t lost_base;          /* lost of earlier sources */
+	int64_t lost_counted;       /* already added to the thread's lost total */
+	uint32_t max_jitter_ms;
+	struct dtmf_rx drx;
+	uint64_t dtmf_last_ms;
+	uint64_t last_rx_ms;        /* life: any RTP/RTCP, from media_leg_set on */
+	bool timed_out;
+
+	/* tone */
+	bool tone_on;
+	enum media_tone tone;
+	struct codec_enc *tone_enc;
+	uint32_t tone_pos;          /* samples played */
+	uint64_t tone_due;
+	uint32_t tone_serial;       /* tones started: each is a new tx source */
+	uint16_t tone_seq;
+	uint32_t tone_ts;
+
+	/* RTCP */
+	uint64_t rtcp_due;
+	uint64_t tx_octets;         /* payload octets sent, for the SR */
+	bool sent_since_report;
+
+	struct media_leg_stats st;
+};
+
+/* ----------------------------------------------------------- the thread */
+
+/* Written by the thread only; read anywhere. */
+struct media_counters {
+	alignas(64) _Atomic uint64_t legs;
+	_Atomic uint64_t rx_packets, tx_packets, lost_packets, transcoded_frames;
+	_Atomic uint64_t tick_max_us;
+	_Atomic uint64_t events_dropped;
+};
+
+/* One outgoing sendmmsg batch: every packet to one socket. */
+struct send_batch {
+	int fd;
+	unsigned n;
+	struct mmsghdr msg[MEDIA_BATCH];
+	struct iovec iov[MEDIA_BATCH];
+};
+
+struct media_thread {
+	struct media_engine *me;
+	unsigned index;
+	pthread_t tid;
+	bool running;               /* pthread_create succeeded */
+	int epfd;
+	int cmd_fd;                 /* eventfd: commands wait */
+	int tick_fd;                /* timerfd, 20 ms */
+	_Atomic bool stop;
+
+	struct spsc cmdq;           /* core -> thread */
+	struct media_cmd *cmds;
+	struct spsc evq;            /* thread -> core */
+	struct media_event *evs;
+
+	struct media_counters ctr;
+
+	/* core side */
+	unsigned core_legs;         /* legs the core gave it and did not free */
+
+	/* thread side */
+	struct leg *hash[MEDIA_LEG_BUCKETS];
+	struct leg *legs;
+	struct leg *tick_legs;
+	struct leg *dead;
+	struct leg *closed_wait;    /* CLOSED events waiting for room, oldest first */
+	struct leg *closed_wait_tail;
+	uint64_t ticks;
+	uint64_t now_ms;            /* of the current loop iteration */
+	uint64_t now_ns;
+	uint8_t (*rx_buf)[MEDIA_PKT_MAX];
+	struct mmsghdr rx_msg[MEDIA_BATCH];
+	struct iovec rx_iov[MEDIA_BATCH];
+	struct sockaddr_storage rx_src[MEDIA_BATCH];
+	struct send_batch out;
+};
+
+struct core_leg;
+
+struct media_engine {
+	struct media_engine_cfg cfg;
+	unsigned nthreads;
+	struct media_thread **threads;
+	int ev_fd;                  /* eventfd: events wait (media_event_fd) */
+	char cname[32];             /* RTCP SDES CNAME, one per engine */
+	/* core side */
+	uint32_t port_first;        /* first even port */
+	uint32_t npairs;
+	uint32_t port_cursor;
+	uint32_t id_next;
+	unsigned ev_rr;             /* thread to take events from first */
+	struct core_leg *ids[MEDIA_CORE_BUCKETS];
+};
+
+/* ---- media_thread.c ---- */
+void *media_thread_main(void *arg);
+/* Queue an event for the core; dropped and counted when the queue is full
+ * (never blocks). Not for CLOSED, which goes through the dead list and is
+ * never lost. */
+void media_thread_post(struct media_thread *t, struct media_event *ev);
+/* Event about leg l of the given kind, cookie and leg filled in. */
+void media_leg_event(struct leg *l, enum media_ev_kind kind, struct media_event *ev);
+/* Put l on, or take it off, the tick list according to its tick work. */
+void media_leg_tick_update(struct leg *l);
+
+/* ---- media_leg.c ---- */
+/* A socket of the leg is readable: one batch. */
+void leg_readable(struct leg *l, bool rtcp);
+/* Send what is queued in t->out. */
+void leg_flush(struct media_thread *t);
+/* Apply new parameters (the copy is already in l->p): addresses, SRTP. */
+int leg_apply_params(struct leg *l, const struct media_leg_params *old, bool was_set);
+/* Choose the path of packets received on l (after a set or bridge change). */
+void leg_path_update(struct leg *l);
+/* Tick work at now (transcoder, tone). */
+void leg_tick(struct leg *l, uint64_t now_ms);
+/* Timeouts, RTCP reports, a digit whose end never came. */
+void leg_sweep(struct leg *l, uint64_t now_ms, uint64_t now_ns);
+void leg_tone_start(struct leg *l, enum media_tone tone);
+void leg_tone_stop(struct leg *l, bool report);
+/* Final statistics. */
+void leg_stats(struct leg *l, struct media_leg_stats *out);
+/* Free what the leg holds besides its sockets (SRTP, transcoder, tone). */
+void leg_release(struct leg *l);
+void tx_stream_init(struct tx_stream *s);
+
+/* Monotonic clock. */
+uint64_t media_now_ns(void);
+
+#endif
