@@ -27,7 +27,8 @@
 /*
  * Opus encoder complexity. Measured on 20 ms frames of speech (flite) at the
  * 8 kHz API rate, about 10 kbit/s: 25 us a frame at 0, 58 us at 5, 105 us
- * at 10; the waveform SNR after decoding is 8.0, 9.0 and 9.3 dB. From 4 on
+ * at 10 (SWEEP=1 tests/bench/transcode prints these); the waveform SNR
+ * after decoding is 8.0, 9.0 and 9.3 dB. From 4 on
  * SILK quantises with delayed decision and most of the quality is there;
  * above 5 the last 0.3 dB costs up to twice the CPU.
  * Encoding dominates a transcoded call (decoding is about 6 us), so this
