@@ -22,9 +22,11 @@
  * starts its own event at the next output packet and sends an update every
  * output packet, as the input digit goes on, then three end packets with
  * the input's duration. A digit first seen already over (its start packets
- * lost or all in one burst) is replayed whole with dtmf_tx. Audio goes on
- * meanwhile, as RFC 4733 senders do. Each digit is reported once, when it
- * ends.
+ * lost or all in one burst) is replayed whole with dtmf_tx. An event's
+ * timestamp is that of the output audio packet it starts with; durations
+ * are in the output's telephone-event clock (RFC 4733 has it equal to the
+ * audio clock). Audio goes on meanwhile, as RFC 4733 senders do. Each digit
+ * is reported once, when it ends.
  *
  * Bounds: the jitter buffer holds 64 packets of CODEC_MAX_PAYLOAD bytes,
  * the FIFO 250 ms of PCM, one tick asks the buffer at most XCODE_MAX_PULLS
