@@ -156,17 +156,26 @@ is "with ;rport the reply goes to the source port, not the Via port" "$(status_o
 check "the reply's Via carries rport=15077 and received" \
 	eval "last_reply <<<\"\$out\" | header via v | head -1 | grep -q 'rport=15077' && last_reply <<<\"\$out\" | header via v | head -1 | grep -q 'received=127.0.0.1'"
 
-# ---- INVITE: challenged; once authenticated, no call yet (480/404)
-tpl_invite() {
-	printf 'INVITE sip:1002@%s SIP/2.0\nVia: SIP/2.0/{{TRANSPORT}} {{LOCAL}};branch={{BRANCH}};rport\n' "$DOMAIN"
-	printf 'Max-Forwards: 70\nFrom: <sip:1001@%s>;tag={{TAG}}\nTo: <sip:1002@%s>\n' "$DOMAIN" "$DOMAIN"
-	printf 'Call-ID: {{CALLID}}\nCSeq: {{CSEQ}} INVITE\nContact: <sip:1001@{{LOCAL}}>\nContent-Length: 0\n\n'
+# ---- INVITE: challenged; once authenticated, routed
+tpl_invite() { # [USER [SDP]]
+	local body=""
+	[ -n "${2:-}" ] && body=$'v=0\no=- 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\nm=audio 40000 RTP/AVP 0\n'
+	printf 'INVITE sip:%s@%s SIP/2.0\nVia: SIP/2.0/{{TRANSPORT}} {{LOCAL}};branch={{BRANCH}};rport\n' "${1:-1002}" "$DOMAIN"
+	printf 'Max-Forwards: 70\nFrom: <sip:1001@%s>;tag={{TAG}}\nTo: <sip:%s@%s>\n' "$DOMAIN" "${1:-1002}" "$DOMAIN"
+	printf 'Call-ID: {{CALLID}}\nCSeq: {{CSEQ}} INVITE\nContact: <sip:1001@{{LOCAL}}>\n'
+	if [ -n "$body" ]; then printf 'Content-Type: application/sdp\nContent-Length: {{CL}}\n\n%s' "$body"
+	else printf 'Content-Length: 0\n\n'; fi
 }
-out=$(tpl_invite | sip)
+out=$(tpl_invite 1002 sdp | sip)
 is "INVITE without credentials gets 401" "$(status_of <<<"$out")" 401
-out=$(tpl_invite | sip --auth 1001:pw1001)
-code=$(status_of <<<"$out")
-check "authenticated INVITE to an extension gets 480 or 404 (got $code)" eval "[ '$code' = 480 ] || [ '$code' = 404 ]"
+# 2990 is created now and never registers (the SIPp run above registered 1000-1999)
+ctl ext add 2990 --password pw2990 >/dev/null
+invite_2990() { [ "$(tpl_invite 2990 sdp | sip --auth 1001:pw1001 | status_of)" = 480 ]; }
+check "authenticated INVITE to an unregistered extension gets 480" wait_for 5 invite_2990
+out=$(tpl_invite 5999 sdp | sip --auth 1001:pw1001)
+is "authenticated INVITE to an unknown number gets 404" "$(status_of <<<"$out")" 404
+out=$(tpl_invite 1002 | sip --auth 1001:pw1001)
+is "authenticated INVITE without an SDP offer gets 488" "$(status_of <<<"$out")" 488
 
 # ---- persistence: bindings survive a restart
 out=$(register 1005 pw1005 '<sip:1005@127.0.0.1:6007>' 3600)
