@@ -314,14 +314,17 @@ static void call_end(struct core *c, struct call *call, const char *disposition,
 		leg_bye(c, call->b);
 		dlg_table_del(c, call->b);
 	}
-	/* Forks stay until their INVITE ends (a late 2xx still needs ACK+BYE). */
-	if (call->a && call->a->ms) {
-		call_slot_free(c, call->a->ms);
+	/* Forks stay until their INVITE ends (a late 2xx still needs ACK+BYE).
+	 * The media slots now belong to the engine's CLOSED report, which
+	 * frees them: the legs let go of them here. */
+	struct media_slot **slots[3] = { call->a ? &call->a->ms : NULL, call->b ? &call->b->ms : NULL,
+					 &call->fork_ms };
+	for (int i = 0; i < 3; i++) {
+		if (slots[i] && *slots[i]) {
+			call_slot_free(c, *slots[i]);
+			*slots[i] = NULL;
+		}
 	}
-	if (call->b && call->b->ms)
-		call_slot_free(c, call->b->ms);
-	if (call->fork_ms)
-		call_slot_free(c, call->fork_ms);
 	log_info("call %llu: %s -> %s ended: %s (%s)", (unsigned long long)call->id,
 		 call->caller ? call->caller->number : "?", call->dialed, call->disposition, call->hangup_by);
 	call_finish(c, call);
