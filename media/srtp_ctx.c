@@ -26,10 +26,26 @@ struct srtp_ctx {
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
 static srtp_err_status_t lib_status; /* written once under lib_once, read after it */
+/* Never used, never freed: libsrtp2 built on NSS initialises NSS for every
+ * HMAC context and shuts it down with the last one, so without a session
+ * that lives as long as the process, the first SRTP call after a quiet spell
+ * pays a whole NSS start-up (and NSS leaks a little each time). */
+static srtp_t lib_keepalive;
 
 static void lib_init_once(void)
 {
 	lib_status = srtp_init();
+	if (lib_status != srtp_err_status_ok)
+		return;
+	srtp_policy_t pol;
+	uint8_t key[SDP_SRTP_KEY_LEN] = { 0 };
+	memset(&pol, 0, sizeof pol);
+	srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtp);
+	srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtcp);
+	pol.ssrc.type = ssrc_any_outbound;
+	pol.key = key;
+	pol.window_size = SRTP_CTX_WINDOW;
+	lib_status = srtp_create(&lib_keepalive, &pol);
 }
 
 int srtp_ctx_lib_init(void)
