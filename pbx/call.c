@@ -317,9 +317,9 @@ static void call_end(struct core *c, struct call *call, const char *disposition,
 	/* Forks stay until their INVITE ends (a late 2xx still needs ACK+BYE).
 	 * The media slots now belong to the engine's CLOSED report, which
 	 * frees them: the legs let go of them here. */
-	struct media_slot **slots[3] = { call->a ? &call->a->ms : NULL, call->b ? &call->b->ms : NULL,
-					 &call->fork_ms };
-	for (int i = 0; i < 3; i++) {
+	struct media_slot **slots[5] = { call->a ? &call->a->ms : NULL, call->b ? &call->b->ms : NULL,
+					 &call->fork_ms, &call->vid[0], &call->vid[1] };
+	for (int i = 0; i < 5; i++) {
 		if (slots[i] && *slots[i]) {
 			call_slot_free(c, *slots[i]);
 			*slots[i] = NULL;
@@ -573,6 +573,8 @@ static void route_to(struct core *c, struct call *call, const struct config_ext 
 			return;
 		}
 	}
+	if (call->vid[0] && !call->vid[1])
+		call->vid[1] = call_slot_new(c, call, 2, &aor->bindings->reach, call->a->ms->id);
 	int orc;
 	if (call->a->state == LEG_CONFIRMED) {
 		orc = call_media_fork_offer(c, call, NULL); /* a transfer */
@@ -815,11 +817,14 @@ void call_invite(struct core *c, struct sip_txn *st, const struct sip_msg *req, 
 	log_info("call %llu: %s -> %s", (unsigned long long)call->id, caller->number, dialed);
 	c->st.call_setups++;
 
+	bool video = call_sdp_video(c->sdp_tmp[0]) != NULL;
 	a->ms = call_slot_new(c, call, 0, src, 0);
 	if (!a->ms) {
 		call_fail(c, call, 503, "failed", NULL);
 		return;
 	}
+	if (video)
+		call->vid[0] = call_slot_new(c, call, 2, src, a->ms->id); /* none: video is refused */
 	if (feature_code(c, call, dialed))
 		return;
 	const struct config_ext *ext = config_ext_find(call->cfg, dialed, strlen(dialed));

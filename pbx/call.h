@@ -36,7 +36,7 @@ struct media_slot {
 	media_leg_id id;
 	uint16_t port;
 	struct call *call;       /* who gets the statistics; NULL: nobody */
-	int side;                /* 0: caller side, 1: callee side of that call's CDR */
+	int side;                /* 0: caller side, 1: callee side of that call's CDR, 2: video (not recorded) */
 	bool closing;            /* media_leg_free sent */
 	char addr[48];           /* our media address as written in SDP */
 	struct media_leg_params params; /* last sent to the engine */
@@ -120,6 +120,7 @@ struct call {
 	struct leg *b;            /* the answered callee leg */
 	struct leg *forks;
 	struct media_slot *fork_ms; /* the callee side's media leg while ringing */
+	struct media_slot *vid[2];  /* relayed video: caller side, callee side (NULL: none) */
 	struct sdp_offer fork_offer;
 	struct sdp_origin fork_origin;
 	char *fork_sdp;
@@ -134,7 +135,7 @@ struct call {
 	const char *disposition;
 	const char *hangup_by;
 	unsigned media_open;      /* slots still reporting to this call */
-	struct call_cdr_leg cdr[2];
+	struct call_cdr_leg cdr[3]; /* caller leg, callee leg, and a sink for video slots */
 	char call_id[DLG_CALLID_MAX];
 };
 
@@ -201,6 +202,8 @@ int call_media_answer_local(struct core *c, struct leg *l, const struct sdp_sess
 /* Our offer on a confirmed leg (hold/resume towards it): dir is what we do. */
 int call_media_reoffer(struct core *c, struct leg *l, enum sdp_dir dir, char **sdp, size_t *sdp_len);
 int call_media_reanswer(struct core *c, struct leg *l, const struct sip_msg *resp);
+/* The first video m-line with a port, or NULL. */
+const struct sdp_media *call_sdp_video(const struct sdp_session *s);
 /* Whether the description puts us on hold (the phone will not receive). */
 bool call_sdp_is_hold(const struct sdp_session *s);
 int call_sdp_parse(const struct sip_msg *m, struct sdp_session *s);

@@ -51,6 +51,14 @@ bool call_sdp_is_hold(const struct sdp_session *s)
 	return false;
 }
 
+const struct sdp_media *call_sdp_video(const struct sdp_session *s)
+{
+	for (size_t i = 0; i < s->nmedia; i++)
+		if (s->media[i].kind == SDP_MEDIA_VIDEO && s->media[i].port != 0)
+			return &s->media[i];
+	return NULL;
+}
+
 /* A numeric local address a phone can send media to: the address its SIP
  * came in on, or, when that is unknown or a wildcard, the one the kernel
  * would route from towards the phone. */
@@ -261,6 +269,11 @@ int call_media_fork_offer(struct core *c, struct call *call, const struct sdp_se
 		a_srtp = am->proto_id == SDP_PROTO_RTP_SAVP || am->ncrypto > 0;
 	}
 	local_add_ours(&l);
+	if (a_offer && call->vid[1] && call_sdp_video(a_offer)) {
+		/* The caller's video m-line, offered on our relay port. */
+		l.video_port = call->vid[1]->port;
+		l.video_peer = call_sdp_video(a_offer);
+	}
 	l.srtp = call->callee && (call->callee->flags & EXT_F_REQUIRE_SRTP) ? SDP_SRTP_REQUIRED
 		 : a_srtp ? SDP_SRTP_OPTIONAL : SDP_SRTP_OFF;
 	if (sdp_origin_init(&call->fork_origin, 0) != 0)
@@ -312,6 +325,15 @@ int call_media_answered(struct core *c, struct call *call, struct leg *b, const 
 	local_add(&l, bm->codec);
 	local_add_ours(&l);
 	l.srtp = codec_pref_srtp(call->caller);
+	const struct sdp_neg_media *bv = NULL;
+	for (size_t i = 0; i < bneg.nmedia; i++)
+		if (bneg.media[i].kind == SDP_MEDIA_VIDEO && bneg.media[i].accepted)
+			bv = &bneg.media[i];
+	if (bv && call->vid[0]) {
+		/* Video only where the callee took it, with the formats it took. */
+		l.video_port = call->vid[0]->port;
+		l.video_peer = &ans->media[bv->offer_index];
+	}
 	rc = sdp_answer_make(a_offer, &l, &aneg);
 	if (rc) {
 		log_info("call %llu: nothing in the caller's offer we can answer (%s)", (unsigned long long)call->id,
@@ -333,6 +355,22 @@ int call_media_answered(struct core *c, struct call *call, struct leg *b, const 
 	}
 	call->cdr[0].srtp = am->srtp;
 	call->cdr[1].srtp = bm->srtp;
+	const struct sdp_neg_media *av = NULL;
+	for (size_t i = 0; i < aneg.nmedia; i++)
+		if (aneg.media[i].kind == SDP_MEDIA_VIDEO && aneg.media[i].accepted)
+			av = &aneg.media[i];
+	if (av && bv && call->vid[0] && call->vid[1]) {
+		struct media_slot *v[2] = { call->vid[0], call->vid[1] };
+		const struct sdp_neg_media *nv[2] = { av, bv };
+		for (int i = 0; i < 2; i++) {
+			neg_params(nv[i], &v[i]->params);
+			v[i]->params.raw = true;
+			v[i]->params_set = true;
+			media_leg_set(c->media, v[i]->id, &v[i]->params);
+		}
+		if (media_bridge(c->media, v[0]->id, v[1]->id) == 0)
+			log_info("call %llu: video relayed", (unsigned long long)call->id);
+	}
 	b->held_by_peer = bm->remote_hold;
 	call->a->held_by_peer = am->remote_hold;
 	log_info("call %llu: answered, %s%s <-> %s%s", (unsigned long long)call->id, sdp_codec_info(am->codec)->name,
