@@ -42,6 +42,14 @@
 #define API_THROTTLE_LIMIT 5           /* failed sign-ins per window ... */
 #define API_THROTTLE_WINDOW 300        /* ... seconds, then 429 until the window ends */
 #define API_COOKIE "pbx_session"
+#define API_STREAMS_MAX 16             /* event streams open at once; 503 past it */
+#define API_EVENTS_POLL_MS 1000        /* how often the event stream asks the core */
+#define API_EVENTS_KEEPALIVE_S 15      /* a comment line after this long without an event */
+#define API_EVENTS_ITEMS_MAX 500       /* registrations or calls in one event; "total" counts all */
+#define API_STREAM_PENDING_MAX (4 * 1024 * 1024) /* bytes queued for a client that does not read */
+
+/* How JSON bodies are written: compact; reals (the load average) short. */
+#define API_JSON_DUMP (JSON_COMPACT | JSON_REAL_PRECISION(6))
 
 /* ---- the route table --------------------------------------------------- */
 
@@ -51,6 +59,7 @@ enum api_flag {
 	API_JSON = 1u << 2,    /* takes a JSON object (application/json, at most API_BODY_MAX) */
 	API_CSV = 1u << 3,     /* takes text/csv, at most API_CSV_MAX */
 	API_LIVE = 1u << 4,    /* asks the running core (live_ops): 503 without one */
+	API_STREAM = 1u << 5,  /* answers 200 with a text/event-stream that stays open */
 };
 
 struct api_req;
@@ -82,6 +91,8 @@ json_t *api_openapi(void);
 /* ---- the server and one request ------------------------------------------ */
 
 struct api_sessions;
+struct api_events;
+struct api_stream;
 
 struct http_server {
 	struct MHD_Daemon *d;
@@ -93,6 +104,7 @@ struct http_server {
 	pthread_key_t db_key;           /* per-thread sqlite3 *, closed by the key's destructor */
 	bool db_key_ok;
 	struct api_sessions *sessions;
+	struct api_events *events;      /* the event streams; NULL without live_ops */
 	uint16_t port;
 	atomic_uint_fast64_t status_count[6]; /* answered requests by status class: [2] = 2xx ... */
 	atomic_uint_fast64_t signin_failures;
@@ -136,6 +148,8 @@ struct api_req {
 	char set_cookie[256];
 	char disposition[64];
 	bool changed;                   /* SQLite was written: tell the core */
+	struct api_stream *stream;      /* API_STREAM routes: answered with this stream
+					 * (owned here until http_reply hands it over) */
 };
 
 /* ---- helpers: api_util.c -------------------------------------------------- */
@@ -201,6 +215,9 @@ int api_session_end(struct api_sessions *s, const char *id); /* ENOENT */
 /* End every session of user except keep_id (may be NULL). */
 void api_session_end_user(struct api_sessions *s, const char *user, const char *keep_id);
 size_t api_session_count(struct api_sessions *s, int64_t now);
+/* Whether the session with this id is still signed in, without counting
+ * this as a use (an open event stream does not keep a session alive). */
+bool api_session_alive(struct api_sessions *s, const char *id, int64_t now);
 /* Constant-time comparison of the request's token with the session's. */
 bool api_csrf_ok(const struct api_session_info *si, const char *token);
 /* EAGAIN (and *retry_after seconds) when ip or user has used up its
@@ -209,6 +226,34 @@ int api_throttle_check(struct api_sessions *s, const char *ip, const char *user,
 		       unsigned *retry_after);
 void api_throttle_fail(struct api_sessions *s, const char *ip, const char *user, int64_t now);
 void api_throttle_ok(struct api_sessions *s, const char *ip, const char *user);
+
+/* ---- live views: api_live.c --------------------------------------------------- */
+
+/* The bodies of GET /api/v1/registrations, /calls (at most max items;
+ * "total" counts all) and /stats, built from what the core answers. 0 and
+ * *out (owned by the caller); ENOTSUP when live_ops lacks the query;
+ * ETIMEDOUT or another errno from the core; ENOMEM. */
+int api_live_regs_json(const struct live_ops *live, size_t max, json_t **out);
+int api_live_calls_json(const struct live_ops *live, size_t max, json_t **out);
+int api_live_stats_json(const struct live_ops *live, json_t **out);
+/* Answer an errno from the core (ENOTSUP and ETIMEDOUT: 503, else 500). */
+int api_live_error(struct api_req *r, int rc);
+
+/* ---- event streams: api_events.c ------------------------------------------------ */
+
+/* The thread that asks the core once every API_EVENTS_POLL_MS while a
+ * stream is open and queues what changed to every stream. keepalive_s: 0
+ * for API_EVENTS_KEEPALIVE_S. */
+int api_events_start(struct http_server *h, unsigned keepalive_s, struct api_events **out);
+/* Stop the thread and end every stream (each is resumed so that
+ * libmicrohttpd can close it). Call before MHD_stop_daemon. */
+void api_events_stop(struct api_events *ev);
+/* Free after MHD_stop_daemon (every stream has been freed by then). */
+void api_events_free(struct api_events *ev);
+/* libmicrohttpd's side of one stream (http_reply): */
+ssize_t api_stream_read(void *cls, uint64_t pos, char *buf, size_t max);
+void api_stream_free(void *cls);
+size_t api_events_count(struct api_events *ev);
 
 /* ---- handlers -------------------------------------------------------------- */
 
@@ -241,9 +286,15 @@ int api_admins_password(struct api_req *r);
 int api_rooms_list(struct api_req *r);
 int api_rooms_create(struct api_req *r);
 int api_rooms_delete(struct api_req *r);
+/* api_live.c */
 int api_regs_list(struct api_req *r);
 int api_bans_list(struct api_req *r);
 int api_bans_lift(struct api_req *r);
+int api_calls_list(struct api_req *r);
+int api_calls_hangup(struct api_req *r);
+int api_stats_get(struct api_req *r);
+/* api_events.c */
+int api_events_get(struct api_req *r);
 /* http.c */
 int api_healthz(struct api_req *r);
 int api_metrics(struct api_req *r);

@@ -1,7 +1,6 @@
 /*
- * api_admin.c: the smaller resources: settings, administrators,
- * conference rooms, and the live views asked of the core (registrations,
- * bans).
+ * api_admin.c: the smaller resources: settings, administrators and
+ * conference rooms. The live views asked of the core are in api_live.c.
  */
 #include "api.h"
 
@@ -12,9 +11,6 @@
 
 #include "db.h"
 #include "log.h"
-
-#define LIVE_REGS_MAX 4096 /* bindings copied for one answer; "total" says how many exist */
-#define LIVE_BANS_MAX 1024
 
 /* ---- settings ----------------------------------------------------------------- */
 
@@ -334,83 +330,5 @@ int api_rooms_delete(struct api_req *r)
 	if (rc != 0)
 		return api_error_db(r, rc, NULL);
 	api_changed(r);
-	return api_reply_empty(r, 204);
-}
-
-/* ---- live views ----------------------------------------------------------------- */
-
-static int live_error(struct api_req *r, int rc)
-{
-	if (rc == ETIMEDOUT)
-		return api_error(r, 503, NULL, "the phone system did not answer in time");
-	return api_error(r, 500, NULL, "the phone system could not answer (%s)", strerror(rc));
-}
-
-/* Fixed-size text from the core: never trust its NUL. */
-static json_t *fixed_str(char *s, size_t cap)
-{
-	s[cap - 1] = '\0';
-	return api_jstr(s);
-}
-#define FSTR(field) fixed_str((field), sizeof(field))
-
-int api_regs_list(struct api_req *r)
-{
-	const struct live_ops *live = r->srv->live;
-	struct live_binding *b = calloc(LIVE_REGS_MAX, sizeof *b);
-	if (!b)
-		return api_error(r, 500, NULL, "out of memory");
-	size_t n = 0, total = 0;
-	int rc = live->registrations(live->ctx, b, LIVE_REGS_MAX, &n, &total);
-	if (rc != 0) {
-		free(b);
-		return live_error(r, rc);
-	}
-	json_t *a = json_array();
-	for (size_t i = 0; i < n && i < LIVE_REGS_MAX; i++)
-		json_array_append_new(a, json_pack("{s:o, s:o, s:o, s:o, s:o, s:I}", "extension", FSTR(b[i].aor),
-						   "contact", FSTR(b[i].contact), "source", FSTR(b[i].source),
-						   "transport", FSTR(b[i].transport), "user_agent",
-						   FSTR(b[i].user_agent), "expires_at", (json_int_t)b[i].expires_at));
-	free(b);
-	return api_reply_json(r, 200, json_pack("{s:o, s:I}", "items", a, "total", (json_int_t)total));
-}
-
-int api_bans_list(struct api_req *r)
-{
-	const struct live_ops *live = r->srv->live;
-	struct live_ban *b = calloc(LIVE_BANS_MAX, sizeof *b);
-	if (!b)
-		return api_error(r, 500, NULL, "out of memory");
-	size_t n = 0;
-	int rc = live->bans(live->ctx, b, LIVE_BANS_MAX, &n);
-	if (rc != 0) {
-		free(b);
-		return live_error(r, rc);
-	}
-	json_t *a = json_array();
-	for (size_t i = 0; i < n && i < LIVE_BANS_MAX; i++)
-		json_array_append_new(a, json_pack("{s:o, s:I, s:I}", "addr", FSTR(b[i].addr), "until",
-						   (json_int_t)b[i].until, "failures", (json_int_t)b[i].failures));
-	free(b);
-	return api_reply_json(r, 200, json_pack("{s:o}", "items", a));
-}
-
-int api_bans_lift(struct api_req *r)
-{
-	const char *addr = r->params[0];
-	size_t len = strlen(addr);
-	if (len == 0 || len >= sizeof ((struct live_ban *)0)->addr ||
-	    strspn(addr, "0123456789abcdefABCDEF.:/") != len)
-		return api_error(r, 400, "addr", "addr: an IPv4 address or an IPv6 /64 prefix as listed");
-	const struct live_ops *live = r->srv->live;
-	int rc = live->ban_lift(live->ctx, addr);
-	if (rc == ENOENT)
-		return api_error(r, 404, "addr", "%s is not banned", addr);
-	if (rc == EINVAL)
-		return api_error(r, 400, "addr", "addr: an IPv4 address or an IPv6 /64 prefix as listed");
-	if (rc != 0)
-		return live_error(r, rc);
-	log_notice("http: %s lifted the ban on %s", r->sess.user, addr);
 	return api_reply_empty(r, 204);
 }

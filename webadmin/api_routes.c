@@ -43,7 +43,15 @@ static const struct api_route routes[] = {
 	  "Call detail records, newest first (caller, callee, disposition, from, to in unix ms, offset, limit)" },
 	{ "GET", "/api/v1/cdr.csv", S, api_cdr_csv, "Call detail records as CSV (the same filters)" },
 
-	{ "GET", "/api/v1/registrations", S | API_LIVE, api_regs_list, "Registered phones (live)" },
+	{ "GET", "/api/v1/registrations", S | API_LIVE, api_regs_list,
+	  "Registered phones (live): items, total bindings, extensions with at least one" },
+	{ "GET", "/api/v1/calls", S | API_LIVE, api_calls_list,
+	  "Calls in progress (live); ids are decimal strings" },
+	{ "DELETE", "/api/v1/calls/{id}", S | C | API_LIVE, api_calls_hangup, "Hang up a call in progress" },
+	{ "GET", "/api/v1/stats", S | API_LIVE, api_stats_get, "Counters of the phone system and the machine's load" },
+	{ "GET", "/api/v1/events", S | API_LIVE | API_STREAM, api_events_get,
+	  "Server-Sent Events: registrations, calls and stats (the bodies of those GETs) whenever they change, "
+	  "a comment every 15 s otherwise" },
 
 	{ "GET", "/api/v1/settings", S, api_settings_get, "Settings" },
 	{ "PATCH", "/api/v1/settings", S | C | API_JSON, api_settings_patch, "Change settings" },
@@ -102,6 +110,8 @@ int api_routes_check(void)
 			why = "a state-changing route without API_SESSION and API_CSRF";
 		else if ((rt->flags & API_JSON) && (rt->flags & API_CSV))
 			why = "two body types";
+		else if ((rt->flags & API_STREAM) && (!get || !(rt->flags & API_LIVE)))
+			why = "a stream is a GET of live state";
 		if (why) {
 			log_err("http: route %s %s: %s", rt->method, rt->path, why);
 			ret = EINVAL;
@@ -211,7 +221,11 @@ static json_t *openapi_operation(const struct api_route *rt)
 				    json_pack("{s:b, s:{s:{s:o}}}", "required", 1, "content", type, "schema", schema));
 	}
 	json_t *resp = json_object();
-	json_object_set_new(resp, "2XX", json_pack("{s:s}", "description", "success"));
+	if (rt->flags & API_STREAM)
+		json_object_set_new(resp, "200", json_pack("{s:s, s:{s:{s:{s:s}}}}", "description", "an event stream",
+							   "content", "text/event-stream", "schema", "type", "string"));
+	else
+		json_object_set_new(resp, "2XX", json_pack("{s:s}", "description", "success"));
 	json_object_set_new(resp, "default", openapi_error_response("error"));
 	json_object_set_new(op, "responses", resp);
 	return op;

@@ -186,6 +186,17 @@ size_t api_session_count(struct api_sessions *s, int64_t now)
 	return n;
 }
 
+bool api_session_alive(struct api_sessions *s, const char *id, int64_t now)
+{
+	if (!id_syntax_ok(id))
+		return false;
+	pthread_mutex_lock(&s->mu);
+	long i = session_slot(s, id);
+	bool alive = i >= 0 && !session_expired(&s->s[i], now);
+	pthread_mutex_unlock(&s->mu);
+	return alive;
+}
+
 bool api_csrf_ok(const struct api_session_info *si, const char *token)
 {
 	if (!token || strlen(token) != API_TOKEN_HEX)

@@ -47,7 +47,7 @@ static void reply_set(struct api_req *r, unsigned status, const char *type, char
 
 int api_reply_json(struct api_req *r, unsigned status, json_t *body)
 {
-	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	char *text = body ? json_dumps(body, API_JSON_DUMP) : NULL;
 	json_decref(body);
 	if (!text) {
 		/* The error body is a constant: it cannot fail for lack of memory. */

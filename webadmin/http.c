@@ -43,7 +43,16 @@ static const char csp[] = "default-src 'self'; frame-ancestors 'none'; base-uri 
 static enum MHD_Result http_reply(struct api_req *r)
 {
 	struct MHD_Response *resp;
-	if (r->resp) {
+	if (r->stream && r->status == 200) {
+		/* The stream belongs to the response from here on: its free
+		 * callback runs when libmicrohttpd is done with it, even when
+		 * creating the response failed. */
+		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, api_stream_read, r->stream,
+							 api_stream_free);
+		if (!resp)
+			api_stream_free(r->stream);
+		r->stream = NULL;
+	} else if (r->resp) {
 		resp = MHD_create_response_from_buffer(r->resp_len, r->resp, MHD_RESPMEM_MUST_FREE);
 		if (resp)
 			r->resp = NULL; /* the response owns it now */
@@ -352,6 +361,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	struct api_req *r = *req_cls;
 	if (!r)
 		return;
+	if (r->stream)
+		api_stream_free(r->stream); /* never handed to a response */
 	for (size_t i = 0; i < r->nseg; i++)
 		free(r->segs[i]);
 	if (r->body) {
@@ -385,6 +396,49 @@ int api_healthz(struct api_req *r)
 	return api_reply_text(r, up ? 200 : 503, "text/plain; charset=utf-8", t, strlen(t));
 }
 
+/* One metric with its HELP and TYPE lines (Prometheus text format 0.0.4). */
+static void metric(FILE *f, const char *name, const char *type, const char *help, unsigned long long v)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name, v);
+}
+
+/* The core's counters; left out when it does not answer: Prometheus then
+ * shows the gap instead of a made-up value. */
+static void metrics_core(FILE *f, const struct live_ops *live)
+{
+	struct live_stats st = { 0 };
+	if (!live)
+		return;
+	if (!live->stats || live->stats(live->ctx, &st) != 0) {
+		if (!live->registrations)
+			return;
+		/* Without the counters, the registrations alone. Only the count
+		 * is wanted; a one-element buffer keeps the core's copy well
+		 * defined. */
+		struct live_binding *one = calloc(1, sizeof *one);
+		size_t n = 0, total = 0;
+		if (one && live->registrations(live->ctx, one, 0, &n, &total) == 0)
+			metric(f, "pbx_registrations", "gauge", "Contact bindings registered now.", total);
+		free(one);
+		return;
+	}
+	metric(f, "pbx_registrations", "gauge", "Contact bindings registered now.", st.registrations);
+	metric(f, "pbx_calls_active", "gauge", "Calls in progress.", st.calls_active);
+	metric(f, "pbx_call_setups_total", "counter", "INVITEs that became calls.", st.call_setups);
+	metric(f, "pbx_calls_answered_total", "counter", "Calls answered.", st.calls_answered);
+	metric(f, "pbx_messages_total", "counter", "SIP MESSAGEs relayed.", st.messages);
+	metric(f, "pbx_sip_received_total", "counter", "SIP messages received.", st.sip_rx);
+	metric(f, "pbx_sip_bad_total", "counter", "SIP messages received that could not be parsed.", st.sip_rx_bad);
+	metric(f, "pbx_auth_failures_total", "counter", "Failed digest authentications.", st.auth_failures);
+	metric(f, "pbx_rtp_received_packets_total", "counter", "RTP packets received.", st.rtp_rx_packets);
+	metric(f, "pbx_rtp_sent_packets_total", "counter", "RTP packets sent.", st.rtp_tx_packets);
+	metric(f, "pbx_rtp_lost_packets_total", "counter", "RTP packets lost on the way to us.", st.rtp_lost_packets);
+	metric(f, "pbx_media_legs", "gauge", "Media legs open now.", st.media_legs);
+	fprintf(f, "# HELP pbx_media_tick_max_seconds Longest media thread tick since start.\n"
+		   "# TYPE pbx_media_tick_max_seconds gauge\npbx_media_tick_max_seconds %llu.%06llu\n",
+		(unsigned long long)(st.media_tick_max_us / 1000000), (unsigned long long)(st.media_tick_max_us % 1000000));
+}
+
 int api_metrics(struct api_req *r)
 {
 	char *text = NULL;
@@ -392,24 +446,13 @@ int api_metrics(struct api_req *r)
 	FILE *f = open_memstream(&text, &len);
 	if (!f)
 		return ENOMEM;
-	const struct live_ops *live = r->srv->live;
-	if (live && live->registrations) {
-		/* Only the count is wanted; a one-element buffer keeps the core's
-		 * copy well defined. Left out when the core does not answer:
-		 * Prometheus then shows the gap instead of a made-up value. */
-		struct live_binding *one = calloc(1, sizeof *one);
-		size_t n = 0, total = 0;
-		if (one && live->registrations(live->ctx, one, 0, &n, &total) == 0)
-			fprintf(f, "# HELP pbx_registrations Contact bindings registered now.\n"
-				   "# TYPE pbx_registrations gauge\npbx_registrations %zu\n", total);
-		free(one);
-	}
-	fprintf(f, "# HELP pbx_http_sessions Web admin sessions signed in now.\n"
-		   "# TYPE pbx_http_sessions gauge\npbx_http_sessions %zu\n",
-		api_session_count(r->srv->sessions, api_now()));
-	fprintf(f, "# HELP pbx_http_signin_failures_total Failed web admin sign-ins.\n"
-		   "# TYPE pbx_http_signin_failures_total counter\npbx_http_signin_failures_total %llu\n",
-		(unsigned long long)atomic_load(&r->srv->signin_failures));
+	metrics_core(f, r->srv->live);
+	metric(f, "pbx_http_sessions", "gauge", "Web admin sessions signed in now.",
+	       api_session_count(r->srv->sessions, api_now()));
+	metric(f, "pbx_http_event_streams", "gauge", "Web admin event streams open now.",
+	       r->srv->events ? api_events_count(r->srv->events) : 0);
+	metric(f, "pbx_http_signin_failures_total", "counter", "Failed web admin sign-ins.",
+	       (unsigned long long)atomic_load(&r->srv->signin_failures));
 	fprintf(f, "# HELP pbx_http_responses_total HTTP responses by status class.\n"
 		   "# TYPE pbx_http_responses_total counter\n");
 	for (unsigned c = 1; c <= 5; c++)
@@ -458,8 +501,12 @@ static int read_pem(const char *path, char **out)
 
 static void server_free(struct http_server *h)
 {
+	/* Streams are suspended connections most of the time, and
+	 * libmicrohttpd must not be stopped with one: end them first. */
+	api_events_stop(h->events);
 	if (h->d)
 		MHD_stop_daemon(h->d); /* joins the threads: their connections close */
+	api_events_free(h->events);
 	if (h->db_key_ok)
 		pthread_key_delete(h->db_key);
 	api_sessions_free(h->sessions);
@@ -496,7 +543,12 @@ int http_start(struct http_server **out, const struct http_cfg *cfg)
 	if ((rc = api_sessions_new(&h->sessions)) != 0)
 		goto fail;
 
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+	if (live && (rc = api_events_start(h, cfg->events_keepalive_s, &h->events)) != 0)
+		goto fail;
+
+	/* Suspend and resume: an event stream with nothing to send waits
+	 * suspended instead of being polled. */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
 	if (cfg->addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	struct MHD_OptionItem opts[16];

@@ -3,8 +3,9 @@
  * small pool of its own threads).
  *
  * It serves /healthz (200 once the SIP core is ready, 503 before and while
- * shutting down), /metrics (Prometheus text) and the JSON API under
- * /api/v1/ (see api.h for the route table it is built from). Each HTTP
+ * shutting down), /metrics (Prometheus text), the JSON API under /api/v1/
+ * (see api.h for the route table it is built from) with its live event
+ * stream, and the browser UI. Each HTTP
  * thread opens its own SQLite connection to cfg->db_path when it first
  * needs one; the connection is closed when the thread ends.
  */
@@ -27,6 +28,8 @@ struct http_cfg {
 	const struct live_ops *live;    /* may be NULL (tests): live routes then answer 503; must
 					 * outlive the server */
 	const char *tls_cert, *tls_key; /* PEM files; both NULL: plain HTTP */
+	unsigned events_keepalive_s;    /* seconds between keepalive comments on an idle event
+					 * stream; 0: 15 (tests shorten it) */
 };
 
 /* Start listening and serving. EINVAL for a bad cfg (or one of the TLS

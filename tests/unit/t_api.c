@@ -16,6 +16,7 @@
 #include <gnutls/x509.h>
 #include <jansson.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -41,19 +42,65 @@ struct fake_live {
 	atomic_int changed;   /* config_changed calls */
 	atomic_int lifts;
 	char lifted[64];      /* the last address ban_lift was given */
+	atomic_int regs;      /* bindings fake_regs lists: 2 (the default) or 3 */
+	atomic_int reg_asks;  /* registrations calls */
+	atomic_int hangups;   /* call_hangup calls */
+	atomic_ullong hung;   /* the last id call_hangup was given */
+	atomic_int stats_rc;  /* what fake_stats answers */
+	atomic_ullong sip_rx; /* a counter the tests move */
 };
 
 static int fake_regs(void *ctx, struct live_binding *out, size_t max, size_t *n, size_t *total)
 {
-	(void)ctx;
-	static const struct live_binding b[2] = {
+	struct fake_live *f = ctx;
+	static const struct live_binding b[3] = {
 		{ "201", "sip:201@192.0.2.10:5060", "192.0.2.10:5060", "udp", "<script>alert(1)</script>", 2000000000 },
 		{ "202", "sip:202@[2001:db8::1]:5070;transport=tcp", "[2001:db8::1]:5070", "tcp", "bad \xff\xfe utf8",
 		  2000000001 },
+		{ "201", "sip:201@192.0.2.11:5060", "192.0.2.11:5060", "udp", "second phone of 201", 2000000002 },
+	};
+	atomic_fetch_add(&f->reg_asks, 1);
+	size_t have = atomic_load(&f->regs) == 3 ? 3 : 2;
+	*total = have;
+	*n = max < have ? max : have;
+	memcpy(out, b, *n * sizeof b[0]);
+	return 0;
+}
+
+static int fake_calls(void *ctx, struct live_call *out, size_t max, size_t *n, size_t *total)
+{
+	(void)ctx;
+	static const struct live_call c[2] = {
+		{ .id = 17, .caller = "201", .callee = "202", .dialed = "202", .state = "answered",
+		  .start_ms = 1700000000000, .answer_ms = 1700000002500, .codec_a = "PCMU", .codec_b = "opus",
+		  .srtp_a = 1 },
+		{ .id = 9007199254740993ull, .caller = "203", .callee = "204", .dialed = "<b>x</b>\xff",
+		  .state = "ringing", .start_ms = 1700000001000 },
 	};
 	*total = 2;
 	*n = max < 2 ? max : 2;
-	memcpy(out, b, *n * sizeof b[0]);
+	memcpy(out, c, *n * sizeof c[0]);
+	return 0;
+}
+
+static int fake_hangup(void *ctx, uint64_t id)
+{
+	struct fake_live *f = ctx;
+	atomic_fetch_add(&f->hangups, 1);
+	atomic_store(&f->hung, id);
+	return id == 17 || id == 9007199254740993ull ? 0 : ENOENT;
+}
+
+static int fake_stats(void *ctx, struct live_stats *out)
+{
+	struct fake_live *f = ctx;
+	int rc = atomic_load(&f->stats_rc);
+	if (rc != 0)
+		return rc;
+	*out = (struct live_stats){ .registrations = 2, .calls_active = 2, .call_setups = 40, .calls_answered = 31,
+				    .messages = 7, .sip_rx = atomic_load(&f->sip_rx), .sip_rx_bad = 3,
+				    .auth_failures = 5, .rtp_rx_packets = 100000, .rtp_tx_packets = 99000,
+				    .rtp_lost_packets = 12, .media_legs = 4, .media_tick_max_us = 1250 };
 	return 0;
 }
 
@@ -163,8 +210,12 @@ static int fx_start_with(struct fx *f, bool with_live, bool tls)
 	if (rc != 0)
 		return -1;
 	f->ops = (struct live_ops){ .ctx = &f->fl, .registrations = fake_regs, .bans = fake_bans, .ban_lift = fake_lift,
+				    .calls = fake_calls, .call_hangup = fake_hangup, .stats = fake_stats,
 				    .config_changed = fake_changed };
-	struct http_cfg cfg = { .ready = &f->ready, .db_path = f->db, .live = with_live ? &f->ops : NULL };
+	atomic_store(&f->fl.sip_rx, 1000);
+	/* A short keepalive so that the event stream tests see one soon. */
+	struct http_cfg cfg = { .ready = &f->ready, .db_path = f->db, .live = with_live ? &f->ops : NULL,
+				.events_keepalive_s = 2 };
 	if (tls) {
 		snprintf(f->cert, sizeof f->cert, "%s/cert.pem", f->dir);
 		snprintf(f->key, sizeof f->key, "%s/key.pem", f->dir);
@@ -490,6 +541,212 @@ static void assert_alive(void)
 	resp_free(&r);
 }
 
+/* ---- an event stream client ---------------------------------------------------------- */
+
+/* One open GET /api/v1/events: the answer's head, then its chunked body
+ * decoded as it arrives and cut into SSE blocks (text up to a blank line). */
+struct sse {
+	int fd;
+	int status;
+	char head[2048];
+	char raw[8192];       /* undecoded bytes after the head */
+	size_t raw_len;
+	size_t chunk_left;    /* bytes left in the current chunk */
+	bool crlf_due;        /* a chunk's data ended: its CRLF comes next */
+	bool last_chunk;      /* the 0-size chunk came: the stream ended */
+	char *body;           /* decoded bytes not yet returned as a block */
+	size_t body_len, body_cap;
+};
+
+static int sse_connect(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(fx->port) };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+	return fd;
+}
+
+/* Read what is there within timeout_ms into s->raw; 1 read, 0 timeout,
+ * -1 closed. */
+static int sse_fill(struct sse *s, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
+	int k = poll(&pfd, 1, timeout_ms < 0 ? 0 : timeout_ms);
+	if (k <= 0)
+		return 0;
+	if (s->raw_len == sizeof s->raw)
+		return 1; /* full: decode first */
+	ssize_t n = recv(s->fd, s->raw + s->raw_len, sizeof s->raw - s->raw_len, 0);
+	if (n <= 0)
+		return -1;
+	s->raw_len += (size_t)n;
+	return 1;
+}
+
+static int64_t ms_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Open a stream as the session in cookie (NULL: none) with method;
+ * returns the status. The head is read within 5 s. */
+static int sse_open_as(struct sse *s, const char *method, const char *cookie)
+{
+	memset(s, 0, sizeof *s);
+	s->fd = sse_connect();
+	char req[512];
+	int n = snprintf(req, sizeof req, "%s /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n%s%s%s\r\n",
+			 method, cookie ? "Cookie: " : "", cookie ? cookie : "", cookie ? "\r\n" : "");
+	assert_int_equal(send_all(s->fd, req, (size_t)n), 0);
+	int64_t end = ms_now() + 5000;
+	char *hend;
+	while (!(s->raw[s->raw_len < sizeof s->raw ? s->raw_len : sizeof s->raw - 1] = '\0',
+		 hend = strstr(s->raw, "\r\n\r\n"))) {
+		int k = sse_fill(s, (int)(end - ms_now()));
+		if (k <= 0)
+			break;
+	}
+	assert_non_null(hend);
+	size_t hl = (size_t)(hend + 4 - s->raw);
+	assert_true(hl < sizeof s->head);
+	memcpy(s->head, s->raw, hl);
+	s->head[hl] = '\0';
+	memmove(s->raw, s->raw + hl, s->raw_len - hl);
+	s->raw_len -= hl;
+	if (memcmp(s->head, "HTTP/1.1 ", 9) == 0)
+		s->status = atoi(s->head + 9);
+	return s->status;
+}
+
+static int sse_open(struct sse *s)
+{
+	return sse_open_as(s, "GET", fx->cookie);
+}
+
+static void sse_close(struct sse *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	free(s->body);
+	s->body = NULL;
+}
+
+/* Move what can be decoded from raw into body. */
+static void sse_decode(struct sse *s)
+{
+	size_t p = 0;
+	while (p < s->raw_len && !s->last_chunk) {
+		if (s->crlf_due) {
+			if (s->raw_len - p < 2)
+				break;
+			assert_memory_equal(s->raw + p, "\r\n", 2);
+			p += 2;
+			s->crlf_due = false;
+		} else if (s->chunk_left == 0) {
+			char *eol = memmem(s->raw + p, s->raw_len - p, "\r\n", 2);
+			if (!eol)
+				break;
+			unsigned long size = strtoul(s->raw + p, NULL, 16);
+			p = (size_t)(eol + 2 - s->raw);
+			if (size == 0)
+				s->last_chunk = true;
+			s->chunk_left = size;
+		} else {
+			size_t n = s->raw_len - p < s->chunk_left ? s->raw_len - p : s->chunk_left;
+			if (s->body_len + n + 1 > s->body_cap) {
+				s->body_cap = (s->body_len + n + 1) * 2;
+				s->body = realloc(s->body, s->body_cap);
+				assert_non_null(s->body);
+			}
+			memcpy(s->body + s->body_len, s->raw + p, n);
+			s->body_len += n;
+			s->body[s->body_len] = '\0';
+			p += n;
+			s->chunk_left -= n;
+			s->crlf_due = s->chunk_left == 0;
+		}
+	}
+	memmove(s->raw, s->raw + p, s->raw_len - p);
+	s->raw_len -= p;
+}
+
+/* The next block (malloc, without its blank line) within timeout_ms: 1;
+ * 0: none in time; -1: the stream ended (closed, or its last chunk). */
+static int sse_next(struct sse *s, int timeout_ms, char **block)
+{
+	int64_t end = ms_now() + timeout_ms;
+	for (;;) {
+		sse_decode(s);
+		char *sep = s->body ? strstr(s->body, "\n\n") : NULL;
+		if (sep) {
+			size_t n = (size_t)(sep - s->body);
+			*block = strndup(s->body, n);
+			assert_non_null(*block);
+			memmove(s->body, sep + 2, s->body_len - n - 2 + 1);
+			s->body_len -= n + 2;
+			return 1;
+		}
+		if (s->last_chunk)
+			return -1;
+		int k = sse_fill(s, (int)(end - ms_now()));
+		if (k < 0)
+			return -1;
+		if (k == 0 && ms_now() >= end)
+			return 0;
+	}
+}
+
+/* The value of "field: " in a block, or NULL. */
+static const char *sse_field(const char *block, const char *field)
+{
+	size_t n = strlen(field);
+	for (const char *p = block; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (strncmp(p, field, n) == 0 && p[n] == ':')
+			return p[n + 1] == ' ' ? p + n + 2 : p + n + 1;
+	return NULL;
+}
+
+/* Wait up to timeout_ms for an event of this kind; its data parsed
+ * (NULL when none came). Events of other kinds are counted in
+ * others[]: registrations, calls, stats, keepalive comments. */
+enum { SSE_REGS, SSE_CALLS, SSE_STATS, SSE_COMMENTS, SSE_KINDS };
+
+static json_t *sse_wait(struct sse *s, const char *kind, int timeout_ms, int others[SSE_KINDS])
+{
+	int64_t end = ms_now() + timeout_ms;
+	for (;;) {
+		char *b = NULL;
+		int k = sse_next(s, (int)(end - ms_now()), &b);
+		if (k <= 0)
+			return NULL;
+		const char *ev = sse_field(b, "event");
+		json_t *data = NULL;
+		if (ev && strncmp(ev, kind, strlen(kind)) == 0 && ev[strlen(kind)] == '\n') {
+			const char *d = sse_field(b, "data");
+			assert_non_null(d);
+			data = json_loads(d, JSON_REJECT_DUPLICATES, NULL);
+			assert_non_null(data);
+		} else if (others) {
+			if (b[0] == ':')
+				others[SSE_COMMENTS]++;
+			else if (ev && strncmp(ev, "registrations", 13) == 0)
+				others[SSE_REGS]++;
+			else if (ev && strncmp(ev, "calls", 5) == 0)
+				others[SSE_CALLS]++;
+			else if (ev && strncmp(ev, "stats", 5) == 0)
+				others[SSE_STATS]++;
+		}
+		free(b);
+		if (data)
+			return data;
+	}
+}
+
 /* ---- tests ------------------------------------------------------------------------ */
 
 static void test_healthz_and_headers(void **state)
@@ -584,6 +841,14 @@ static void test_routes_need_session(void **state)
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(rt[i].method, "GET") != 0 || strchr(rt[i].path, '{'))
 			continue;
+		if (rt[i].flags & API_STREAM) {
+			/* It stays open: the head is the answer. */
+			assert_string_equal(rt[i].path, "/api/v1/events");
+			struct sse es;
+			assert_int_equal(sse_open(&es), 200);
+			sse_close(&es);
+			continue;
+		}
 		struct resp r;
 		http_from(NULL, "GET", rt[i].path, extra, NULL, 0, &r);
 		if (r.status != 200)
@@ -618,7 +883,11 @@ static void test_routes_need_csrf(void **state)
 		char path[256];
 		/* "admin" and a banned address: real targets, so that a missing
 		 * check would show as a change. */
-		route_path(&rt[i], strstr(rt[i].path, "bans") ? "192.0.2.7" : strstr(rt[i].path, "admins") ? "admin" : "100",
+		route_path(&rt[i],
+			   strstr(rt[i].path, "bans")     ? "192.0.2.7"
+			   : strstr(rt[i].path, "admins") ? "admin"
+			   : strstr(rt[i].path, "calls")  ? "17"
+							  : "100",
 			   path, sizeof path);
 		for (size_t t = 0; t < sizeof tokens / sizeof tokens[0]; t++) {
 			if (tokens[t] == upper && strcmp(upper, fx->csrf) == 0)
@@ -646,6 +915,7 @@ static void test_routes_need_csrf(void **state)
 	assert_true(checked >= 12);
 	assert_int_equal(atomic_load(&fx->fl.changed), 0);
 	assert_int_equal(atomic_load(&fx->fl.lifts), 0);
+	assert_int_equal(atomic_load(&fx->fl.hangups), 0);
 	/* Still signed in (the sign-out was refused too), admin still there
 	 * with the old password, no extension 100. */
 	api_req("GET", "/api/v1/session", NULL, &r);
@@ -1934,14 +2204,381 @@ static void test_live_routes(void **state)
 	resp_free(&r);
 	assert_int_equal(atomic_load(&fx->fl.lifts), 3);
 
+	/* Calls in progress: ids as text (the second is past 2^53), text
+	 * from the network literal, bad UTF-8 made safe. */
+	api_req("GET", "/api/v1/calls", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "total")), 2);
+	items = json_object_get(r.json, "items");
+	assert_int_equal(json_array_size(items), 2);
+	json_t *c0 = json_array_get(items, 0), *c1 = json_array_get(items, 1);
+	assert_string_equal(jget_str(c0, "id"), "17");
+	assert_string_equal(jget_str(c0, "state"), "answered");
+	assert_int_equal(json_integer_value(json_object_get(c0, "start_at")), 1700000000000);
+	assert_int_equal(json_integer_value(json_object_get(c0, "answer_at")), 1700000002500);
+	assert_string_equal(jget_str(json_object_get(c0, "a"), "codec"), "PCMU");
+	assert_true(json_is_true(json_object_get(json_object_get(c0, "a"), "srtp")));
+	assert_string_equal(jget_str(json_object_get(c0, "b"), "codec"), "opus");
+	assert_true(json_is_false(json_object_get(json_object_get(c0, "b"), "srtp")));
+	assert_string_equal(jget_str(c1, "id"), "9007199254740993");
+	assert_string_equal(jget_str(c1, "dialed"), "<b>x</b>?");
+	assert_true(json_is_null(json_object_get(c1, "answer_at")));
+	resp_free(&r);
+	/* Hang up: known ids, then unknown and malformed ones. */
+	api_req("DELETE", "/api/v1/calls/17", NULL, &r);
+	assert_int_equal(r.status, 204);
+	resp_free(&r);
+	assert_int_equal(atomic_load(&fx->fl.hung), 17);
+	api_req("DELETE", "/api/v1/calls/9007199254740993", NULL, &r);
+	assert_int_equal(r.status, 204);
+	resp_free(&r);
+	assert_int_equal(atomic_load(&fx->fl.hung), 9007199254740993ull);
+	api_req("DELETE", "/api/v1/calls/18", NULL, &r);
+	assert_error(&r, 404, "id");
+	resp_free(&r);
+	assert_int_equal(atomic_load(&fx->fl.hangups), 3);
+	/* Never reach the core: not a number, zero, signs, past 64 bits. */
+	static const char *const bad_ids[] = { "abc", "0", "-17", "+17", "17x", "%2017", "18446744073709551616",
+					       "99999999999999999999999" };
+	for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
+		char path[96];
+		snprintf(path, sizeof path, "/api/v1/calls/%s", bad_ids[i]);
+		api_req("DELETE", path, NULL, &r);
+		assert_error(&r, 404, "id");
+		resp_free(&r);
+	}
+	api_req("DELETE", "/api/v1/calls/18446744073709551615", NULL, &r);
+	assert_error(&r, 404, "id"); /* the largest id: asked, unknown */
+	resp_free(&r);
+	assert_int_equal(atomic_load(&fx->fl.hangups), 4);
+
+	api_req("GET", "/api/v1/stats", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "call_setups")), 40);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "media_tick_max_us")), 1250);
+	assert_int_equal(json_array_size(json_object_get(r.json, "load")), 3);
+	resp_free(&r);
+
 	http_from(NULL, "GET", "/metrics", NULL, NULL, 0, &r);
 	assert_int_equal(r.status, 200);
 	char v[128];
 	assert_true(resp_header(&r, "Content-Type", v, sizeof v));
 	assert_string_equal(v, "text/plain; version=0.0.4; charset=utf-8");
+	static const char *const want[] = {
+		"# HELP pbx_registrations ", "# TYPE pbx_registrations gauge\npbx_registrations 2\n",
+		"# TYPE pbx_calls_active gauge\npbx_calls_active 2\n",
+		"# TYPE pbx_call_setups_total counter\npbx_call_setups_total 40\n",
+		"# TYPE pbx_calls_answered_total counter\npbx_calls_answered_total 31\n",
+		"# TYPE pbx_messages_total counter\npbx_messages_total 7\n",
+		"# TYPE pbx_sip_received_total counter\npbx_sip_received_total 1000\n",
+		"# TYPE pbx_sip_bad_total counter\npbx_sip_bad_total 3\n",
+		"# TYPE pbx_auth_failures_total counter\npbx_auth_failures_total 5\n",
+		"# TYPE pbx_rtp_received_packets_total counter\npbx_rtp_received_packets_total 100000\n",
+		"# TYPE pbx_rtp_sent_packets_total counter\npbx_rtp_sent_packets_total 99000\n",
+		"# TYPE pbx_rtp_lost_packets_total counter\npbx_rtp_lost_packets_total 12\n",
+		"# TYPE pbx_media_legs gauge\npbx_media_legs 4\n",
+		"# TYPE pbx_media_tick_max_seconds gauge\npbx_media_tick_max_seconds 0.001250\n",
+		"\npbx_http_sessions 1\n",
+	};
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		if (!strstr(r.body, want[i]))
+			fprintf(stderr, "metrics lack: %s\n", want[i]);
+		assert_non_null(strstr(r.body, want[i]));
+	}
+	/* Each metric is listed once, with its HELP and TYPE. */
+	assert_null(strstr(strstr(r.body, "\npbx_registrations ") + 1, "\npbx_registrations "));
+	resp_free(&r);
+
+	/* The core does not answer the counters: they are left out, the
+	 * registrations still come from their own question, the scrape works. */
+	atomic_store(&fx->fl.stats_rc, ETIMEDOUT);
+	http_from(NULL, "GET", "/metrics", NULL, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(r.body, "\npbx_registrations 2\n"));
+	assert_null(strstr(r.body, "pbx_calls_active"));
+	assert_null(strstr(r.body, "pbx_media_tick_max_seconds"));
 	assert_non_null(strstr(r.body, "\npbx_http_sessions 1\n"));
 	resp_free(&r);
+	api_req("GET", "/api/v1/stats", NULL, &r);
+	assert_error(&r, 503, NULL);
+	resp_free(&r);
+	atomic_store(&fx->fl.stats_rc, 0);
+}
+
+static void test_live_ops_missing(void **state)
+{
+	(void)state;
+	/* A core without calls and counters (live_ops members NULL): those
+	 * routes answer 503, the rest works, metrics leave the lines out. */
+	fx->ops.calls = NULL;
+	fx->ops.call_hangup = NULL;
+	fx->ops.stats = NULL;
+	signin_admin();
+	struct resp r;
+	api_req("GET", "/api/v1/calls", NULL, &r);
+	assert_error(&r, 503, NULL);
+	resp_free(&r);
+	api_req("DELETE", "/api/v1/calls/17", NULL, &r);
+	assert_error(&r, 503, NULL);
+	resp_free(&r);
+	api_req("GET", "/api/v1/stats", NULL, &r);
+	assert_error(&r, 503, NULL);
+	resp_free(&r);
+	api_req("GET", "/api/v1/registrations", NULL, &r);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+	http_from(NULL, "GET", "/metrics", NULL, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "\npbx_registrations 2\n"));
+	assert_null(strstr(r.body, "pbx_calls_active"));
+	resp_free(&r);
+	/* The event stream sends what there is. */
+	struct sse es;
+	assert_int_equal(sse_open(&es), 200);
+	json_t *d = sse_wait(&es, "registrations", 5000, NULL);
+	assert_non_null(d);
+	json_decref(d);
+	int others[SSE_KINDS] = { 0 };
+	assert_null(sse_wait(&es, "calls", 2500, others));
+	assert_int_equal(others[SSE_STATS], 0);
+	sse_close(&es);
+}
+
+/* Run promtool (Debian package prometheus) on a scrape; skipped when it
+ * is not installed. */
+static void test_metrics_promtool(void **state)
+{
+	(void)state;
+	if (system("command -v promtool >/dev/null 2>&1") != 0) {
+		fprintf(stderr, "# promtool is not installed (Debian package prometheus): skipped\n");
+		skip();
+	}
+	signin_admin();
+	char path[192], out[192], cmd[512];
+	snprintf(path, sizeof path, "%s/metrics.txt", fx->dir);
+	snprintf(out, sizeof out, "%s/promtool.txt", fx->dir);
+	for (int pass = 0; pass < 2; pass++) {
+		/* With every counter, then with the core not answering. */
+		atomic_store(&fx->fl.stats_rc, pass ? ETIMEDOUT : 0);
+		struct resp r;
+		http_from(NULL, "GET", "/metrics", NULL, NULL, 0, &r);
+		assert_int_equal(r.status, 200);
+		FILE *f = fopen(path, "w");
+		assert_non_null(f);
+		assert_int_equal(fwrite(r.body, 1, r.body_len, f), r.body_len);
+		fclose(f);
+		resp_free(&r);
+		snprintf(cmd, sizeof cmd, "promtool check metrics < %s > %s 2>&1", path, out);
+		int rc = system(cmd);
+		if (rc != 0) {
+			snprintf(cmd, sizeof cmd, "cat %s >&2", out);
+			if (system(cmd) != 0)
+				fprintf(stderr, "(no promtool output)\n");
+		}
+		assert_int_equal(rc, 0);
+	}
+	atomic_store(&fx->fl.stats_rc, 0);
+	unlink(path);
+	unlink(out);
+}
+
+static void test_events(void **state)
+{
+	(void)state;
+	signin_admin();
+	struct sse a;
+	assert_int_equal(sse_open(&a), 200);
+	assert_non_null(strstr(a.head, "\r\nContent-Type: text/event-stream; charset=utf-8\r\n"));
+	assert_non_null(strstr(a.head, "\r\nCache-Control: no-store\r\n"));
+	char *b = NULL;
+	assert_int_equal(sse_next(&a, 5000, &b), 1);
+	assert_string_equal(b, "retry: 3000");
+	free(b);
+	/* The three snapshots come at once: the bodies of the GETs. */
+	json_t *regs = sse_wait(&a, "registrations", 5000, NULL);
+	assert_non_null(regs);
+	assert_int_equal(json_integer_value(json_object_get(regs, "total")), 2);
+	assert_int_equal(json_integer_value(json_object_get(regs, "extensions")), 2);
+	assert_string_equal(jget_str(json_array_get(json_object_get(regs, "items"), 0), "user_agent"),
+			    "<script>alert(1)</script>");
+	json_decref(regs);
+	json_t *calls = sse_wait(&a, "calls", 5000, NULL);
+	assert_non_null(calls);
+	assert_string_equal(jget_str(json_array_get(json_object_get(calls, "items"), 1), "id"), "9007199254740993");
+	json_decref(calls);
+	json_t *stats = sse_wait(&a, "stats", 5000, NULL);
+	assert_non_null(stats);
+	assert_int_equal(json_integer_value(json_object_get(stats, "sip_rx")), 1000);
+	json_decref(stats);
+
+	/* A change is sent within a poll or two, and only what changed:
+	 * a second phone of 201 (bindings 3, extensions still 2). */
+	atomic_store(&fx->fl.regs, 3);
+	int others[SSE_KINDS] = { 0 };
+	int64_t t0 = ms_now();
+	regs = sse_wait(&a, "registrations", 3000, others);
+	assert_non_null(regs);
+	assert_true(ms_now() - t0 < 2500);
+	assert_int_equal(json_integer_value(json_object_get(regs, "total")), 3);
+	assert_int_equal(json_integer_value(json_object_get(regs, "extensions")), 2);
+	json_decref(regs);
+	atomic_fetch_add(&fx->fl.sip_rx, 5);
+	stats = sse_wait(&a, "stats", 3000, others);
+	assert_non_null(stats);
+	assert_int_equal(json_integer_value(json_object_get(stats, "sip_rx")), 1005);
+	json_decref(stats);
+	assert_int_equal(others[SSE_CALLS], 0);
+	assert_int_equal(others[SSE_REGS], 0);
+
+	/* Nothing changes: a keepalive comment (2 s in this fixture). Only
+	 * the machine's load may move meanwhile (a stats event). */
+	memset(others, 0, sizeof others);
+	bool keepalive = false;
+	for (int64_t end = ms_now() + 4000; !keepalive && ms_now() < end;) {
+		if (sse_next(&a, (int)(end - ms_now()), &b) != 1)
+			break;
+		keepalive = strcmp(b, ": keepalive") == 0;
+		if (!keepalive)
+			assert_non_null(strstr(b, "event: stats\n"));
+		free(b);
+	}
+	assert_true(keepalive);
+
+	/* A second stream gets every snapshot at once, the newest. */
+	struct sse s2;
+	assert_int_equal(sse_open(&s2), 200);
+	regs = sse_wait(&s2, "registrations", 1500, others);
+	assert_non_null(regs);
+	assert_int_equal(json_integer_value(json_object_get(regs, "total")), 3);
+	json_decref(regs);
+	calls = sse_wait(&s2, "calls", 1500, others);
+	assert_non_null(calls);
+	json_decref(calls);
+
+	/* HEAD: the head only, the stream is not kept. */
+	struct sse h;
+	assert_int_equal(sse_open_as(&h, "HEAD", fx->cookie), 200);
+	sse_close(&h);
+
+	/* At most API_STREAMS_MAX streams; the next gets 503 with Retry-After.
+	 * A client that goes away frees its place once a keepalive finds it
+	 * gone. */
+	struct sse more[API_STREAMS_MAX];
+	size_t open = 2, nmore = 0;
+	for (int64_t end = ms_now() + 5000; open < API_STREAMS_MAX && ms_now() < end;) {
+		int st = sse_open(&more[nmore]);
+		if (st == 200) {
+			nmore++;
+			open++;
+		} else {
+			sse_close(&more[nmore]); /* the HEAD stream not gone yet */
+			usleep(100 * 1000);
+		}
+	}
+	assert_int_equal(open, API_STREAMS_MAX);
+	struct sse over;
+	assert_int_equal(sse_open(&over), 503);
+	assert_non_null(strstr(over.head, "\r\nRetry-After: 5\r\n"));
+	sse_close(&over);
+	struct resp r;
+	http_from(NULL, "GET", "/metrics", NULL, NULL, 0, &r);
+	char want[64];
+	snprintf(want, sizeof want, "\npbx_http_event_streams %d\n", API_STREAMS_MAX);
+	assert_non_null(strstr(r.body, want));
+	resp_free(&r);
+	sse_close(&more[--nmore]);
+	int st = 0;
+	for (int64_t end = ms_now() + 8000; st != 200 && ms_now() < end;) {
+		st = sse_open(&more[nmore]);
+		if (st != 200) {
+			sse_close(&more[nmore]);
+			usleep(200 * 1000);
+		}
+	}
+	assert_int_equal(st, 200);
+	nmore++;
+
+	/* Signing out ends every stream of the session. Another session's
+	 * stream goes on. */
+	char cookie2[128], csrf2[API_TOKEN_HEX + 1];
+	assert_int_equal(signin_from(NULL, "admin", ADMIN_PW, cookie2, sizeof cookie2, csrf2, sizeof csrf2, &r), 201);
+	resp_free(&r);
+	sse_close(&more[--nmore]);
+	struct sse other;
+	st = 0;
+	for (int64_t end = ms_now() + 8000; st != 200 && ms_now() < end;) {
+		st = sse_open_as(&other, "GET", cookie2);
+		if (st != 200) {
+			sse_close(&other);
+			usleep(200 * 1000);
+		}
+	}
+	assert_int_equal(st, 200);
+	api_req("DELETE", "/api/v1/session", NULL, &r);
+	assert_int_equal(r.status, 204);
+	resp_free(&r);
+	for (;;) {
+		int k = sse_next(&a, 4000, &b);
+		if (k == 1) {
+			free(b);
+			continue;
+		}
+		assert_int_equal(k, -1);
+		break;
+	}
+	for (size_t i = 0; i < nmore; i++) {
+		int k;
+		while ((k = sse_next(&more[i], 4000, &b)) == 1)
+			free(b);
+		assert_int_equal(k, -1);
+		sse_close(&more[i]);
+	}
+	sse_close(&a);
+	sse_close(&s2);
+	atomic_fetch_add(&fx->fl.sip_rx, 1);
+	stats = sse_wait(&other, "stats", 3000, NULL);
+	assert_non_null(stats);
+	json_decref(stats);
+
+	/* Nobody watching: the core is not asked. */
+	sse_close(&other);
+	size_t left = 1;
+	for (int64_t end = ms_now() + 8000; left && ms_now() < end;) {
+		http_from(NULL, "GET", "/metrics", NULL, NULL, 0, &r);
+		left = !strstr(r.body, "\npbx_http_event_streams 0\n");
+		resp_free(&r);
+		if (left)
+			usleep(200 * 1000);
+	}
+	assert_int_equal(left, 0);
+	int asks = atomic_load(&fx->fl.reg_asks);
+	usleep(2500 * 1000); /* two poll intervals and a half */
+	assert_int_equal(atomic_load(&fx->fl.reg_asks), asks);
+}
+
+static void test_events_at_shutdown(void **state)
+{
+	(void)state;
+	/* The server stops with streams open (suspended, waiting for news):
+	 * they end, nothing leaks, nothing hangs. */
+	signin_admin();
+	struct sse s[3];
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(sse_open(&s[i]), 200);
+		json_t *d = sse_wait(&s[i], "stats", 5000, NULL);
+		assert_non_null(d);
+		json_decref(d);
+	}
+	http_stop(fx->h);
+	fx->h = NULL;
+	for (int i = 0; i < 3; i++) {
+		char *b;
+		int k;
+		while ((k = sse_next(&s[i], 5000, &b)) == 1)
+			free(b);
+		assert_int_equal(k, -1);
+		sse_close(&s[i]);
+	}
 }
 
 static void test_no_live(void **state)
@@ -1961,6 +2598,9 @@ static void test_no_live(void **state)
 	assert_error(&r, 503, NULL);
 	resp_free(&r);
 	api_req("DELETE", "/api/v1/bans/192.0.2.7", NULL, &r);
+	assert_error(&r, 503, NULL);
+	resp_free(&r);
+	api_req("GET", "/api/v1/events", NULL, &r);
 	assert_error(&r, 503, NULL);
 	resp_free(&r);
 	api_req("POST", "/api/v1/extensions", "{\"number\":\"201\"}", &r);
@@ -2339,6 +2979,10 @@ int main(void)
 		API_TEST(test_admins),
 		API_TEST(test_settings_and_rooms),
 		API_TEST(test_live_routes),
+		API_TEST(test_live_ops_missing),
+		API_TEST(test_metrics_promtool),
+		API_TEST(test_events),
+		API_TEST(test_events_at_shutdown),
 		API_TEST(test_no_live),
 		API_TEST(test_ipv6),
 		API_TEST(test_http_start_rejects_bad_cfg),
