@@ -613,6 +613,18 @@ static void feature_end(struct timer *t, void *arg)
 	call_end(call->core, call, "answered", "system");
 }
 
+/* 200 to the caller with our description sdp (taken over), and the call is up. */
+static void answer_caller(struct core *c, struct call *call, char *sdp, size_t len, const char *extra)
+{
+	free(call->a->sdp);
+	call->a->sdp = sdp;
+	call->a->sdp_len = len;
+	leg_respond(c, call->a, NULL, NULL, NULL, 200, extra, sdp, len);
+	call->a->state = LEG_CONFIRMED;
+	call->answered = true;
+	call->answer_ms = wall_ms();
+}
+
 /* Answer leg A locally (echo test, feature codes). */
 static bool answer_local(struct core *c, struct call *call)
 {
@@ -628,13 +640,7 @@ static bool answer_local(struct core *c, struct call *call)
 		call_fail(c, call, rc, "failed", NULL);
 		return false;
 	}
-	free(call->a->sdp);
-	call->a->sdp = sdp;
-	call->a->sdp_len = len;
-	leg_respond(c, call->a, NULL, NULL, NULL, 200, NULL, sdp, len);
-	call->a->state = LEG_CONFIRMED;
-	call->answered = true;
-	call->answer_ms = wall_ms();
+	answer_caller(c, call, sdp, len, NULL);
 	return true;
 }
 
@@ -918,13 +924,7 @@ static void fork_answered(struct core *c, struct call *call, struct leg *f, cons
 	char extra[128];
 	inv = leg_req(c, call->a); /* msg_tmp may have been reused */
 	session_timer_setup(c, call->a, inv, extra, sizeof extra);
-	free(call->a->sdp);
-	call->a->sdp = sdp;
-	call->a->sdp_len = len;
-	leg_respond(c, call->a, NULL, NULL, NULL, 200, extra, sdp, len);
-	call->a->state = LEG_CONFIRMED;
-	call->answered = true;
-	call->answer_ms = wall_ms();
+	answer_caller(c, call, sdp, len, extra);
 	call->disposition = "answered";
 	c->st.calls_answered++;
 }
