@@ -23,6 +23,11 @@
  *
  * Threads: every function here is called by the core thread only (one
  * producer); the engine's threads are its own. media_engine_stop joins them.
+ *
+ * Commands (media_leg_new, _set, media_bridge, _unbridge, media_echo,
+ * media_tone, media_leg_free) go to the leg's thread through a bounded queue;
+ * each may also return EAGAIN when that thread has not taken a command for
+ * a second (a stuck thread): nothing was done and the id stays valid.
  */
 #ifndef PBX_MEDIA_H
 #define PBX_MEDIA_H
@@ -107,7 +112,11 @@ enum media_tone {
 	MEDIA_TONE_ERROR,   /* it did not: a low double beep */
 };
 /* Play a tone to the leg in its codec (stops whatever it heard before);
- * MEDIA_EV_TONE_DONE follows. */
+ * MEDIA_EV_TONE_DONE follows, once per call: a tone cut short by another
+ * tone or a codec change reports it then, and a leg that cannot play one
+ * (not yet media_leg_set, raw, a codec without an encoder) reports it at
+ * once. While it plays, what the bridge or echo would send the leg is
+ * dropped. */
 int media_tone(struct media_engine *me, media_leg_id id, enum media_tone tone);
 
 /* Close the leg's sockets and free it; MEDIA_EV_CLOSED carries its final
@@ -142,7 +151,10 @@ struct media_event {
 	struct media_leg_stats stats;   /* MEDIA_EV_CLOSED */
 };
 
-/* Readable (EPOLLIN) when events wait; the core adds it to its loop. */
+/* Readable (EPOLLIN) when events wait; the core adds it to its loop. A
+ * media thread never waits for the core: when its queue is full, events are
+ * dropped (and counted), all but MEDIA_EV_CLOSED, which is kept until there
+ * is room. */
 int media_event_fd(const struct media_engine *me);
 /* Move up to max waiting events into ev; returns how many. Reads the eventfd. */
 size_t media_events_take(struct media_engine *me, struct media_event *ev, size_t max);
