@@ -311,6 +311,46 @@ static void test_no_inline_code(void **state)
 	free(html);
 }
 
+/* Every module a script imports ("./name.js") is compiled in, and the
+ * scripts never build markup from strings (innerHTML and friends), the
+ * rule that keeps user text inert. */
+static void test_modules_complete(void **state)
+{
+	(void)state;
+	size_t scripts = 0, imports = 0;
+	for (size_t i = 0; i < ui_asset_count; i++) {
+		const struct ui_asset *a = &ui_asset_table[i];
+		size_t n = strlen(a->path);
+		if (n < 3 || strcmp(a->path + n - 3, ".js") != 0)
+			continue;
+		scripts++;
+		char *js = strndup((const char *)a->data, a->len);
+		assert_non_null(js);
+		static const char *const banned[] = { "innerHTML", "outerHTML", "insertAdjacentHTML", "document.write",
+						      "eval(", "new Function" };
+		for (size_t b = 0; b < sizeof banned / sizeof banned[0]; b++) {
+			if (strstr(js, banned[b]))
+				fprintf(stderr, "%s uses %s\n", a->path, banned[b]);
+			assert_null(strstr(js, banned[b]));
+		}
+		for (char *p = strstr(js, "from './"); p; p = strstr(p + 1, "from './")) {
+			char name[64];
+			char *q = p + strlen("from './");
+			size_t k = strcspn(q, "'");
+			assert_true(k > 0 && k < sizeof name);
+			memcpy(name, q, k);
+			name[k] = '\0';
+			if (!asset(name))
+				fprintf(stderr, "%s imports %s, which is not compiled in\n", a->path, name);
+			assert_non_null(asset(name));
+			imports++;
+		}
+		free(js);
+	}
+	assert_true(scripts >= 2);
+	assert_true(imports >= 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -319,6 +359,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_and_traversal),
 		cmocka_unit_test(test_methods),
 		cmocka_unit_test(test_no_inline_code),
+		cmocka_unit_test(test_modules_complete),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
