@@ -353,13 +353,16 @@ static void on_tick(struct media_thread *t)
 	if (read(t->tick_fd, &exp, sizeof exp) < 0)
 		return;
 	uint64_t t0 = media_now_ns();
-	/* each leg keeps its own due time, so missed expirations are caught
-	 * up per leg (bounded) rather than counted here */
+	/* exp > 1: the thread fell behind. Each leg keeps its own due time and
+	 * catches up on its own (bounded, see leg_tick); the sweep keeps to
+	 * the wall clock through the expiration count. */
 	for (struct leg *l = t->tick_legs, *next; l; l = next) {
 		next = l->tnext;
 		leg_tick(l, t->now_ms);
 	}
-	if (++t->ticks % MEDIA_SWEEP_TICKS == 0)
+	uint64_t before = t->ticks;
+	t->ticks += exp;
+	if (t->ticks / MEDIA_SWEEP_TICKS != before / MEDIA_SWEEP_TICKS)
 		for (struct leg *l = t->legs; l; l = l->next)
 			leg_sweep(l, t->now_ms, t->now_ns);
 	ctr_max(&t->ctr.tick_max_us, (media_now_ns() - t0) / 1000);

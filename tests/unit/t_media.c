@@ -690,11 +690,14 @@ static void test_dtmf(void **state)
 
 /* ----------------------------------------------------------------- SRTP */
 
-static srtp_t phone_srtp(const uint8_t *key, bool tx)
+static srtp_t phone_srtp(const uint8_t *key, bool tx, enum sdp_srtp_suite suite)
 {
 	srtp_policy_t pol;
 	memset(&pol, 0, sizeof pol);
-	srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtp);
+	if (suite == SDP_SRTP_AES_CM_128_HMAC_SHA1_32)
+		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(&pol.rtp);
+	else
+		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtp);
 	srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtcp);
 	pol.ssrc.type = tx ? ssrc_any_outbound : ssrc_any_inbound;
 	pol.key = (unsigned char *)key;
@@ -720,7 +723,7 @@ static void test_srtp(void **state)
 	memcpy(pa.tx_key, k_us, sizeof k_us);
 	memcpy(pa.rx_key, k_phone, sizeof k_phone);
 	call_up(&c, me, &pa, &pb);
-	srtp_t ptx = phone_srtp(k_phone, true), prx = phone_srtp(k_us, false);
+	srtp_t ptx = phone_srtp(k_phone, true, pa.suite), prx = phone_srtp(k_us, false, pa.suite);
 	uint32_t ssrc_b = 0, ts_b = 0;
 	uint16_t seq_b = 0;
 	for (unsigned i = 0; i < 10; i++) {
@@ -908,65 +911,140 @@ static void test_tone(void **state)
 
 /* ----------------------------------------------------------------- RTCP */
 
+/* The first RTCP compound within the bound: its report and SDES packets
+ * (pointing into buf). RTP meanwhile is parsed for the sender's SSRC. */
+struct rtcp_seen {
+	bool got;
+	uint16_t last_seq;          /* the phone's last sequence number when it came */
+	uint32_t rtp_ssrc;          /* of what the leg sends */
+	uint8_t buf[2048];
+	struct rtcp_pkt rep, sdes;
+};
+
+static void rtcp_look(struct phone *p, srtp_t unprotect, struct rtcp_seen *seen)
+{
+	uint8_t buf[2048];
+	size_t n;
+	while (!seen->got && (n = phone_recv(p, buf, sizeof buf, 0, NULL))) {
+		if (!rtp_is_rtcp(buf, n)) {
+			struct rtp_hdr h;
+			int len = (int)n;
+			if (unprotect)
+				continue; /* the RTP socket of the SRTP phone: no report here */
+			assert_int_equal(rtp_parse(buf, (size_t)len, &h), 0);
+			seen->rtp_ssrc = h.ssrc;
+			continue;
+		}
+		if (unprotect) {
+			int len = (int)n;
+			assert_int_equal(srtp_unprotect_rtcp(unprotect, buf, &len), srtp_err_status_ok);
+			n = (size_t)len;
+		}
+		memcpy(seen->buf, buf, n);
+		assert_int_equal(rtcp_check(seen->buf, n), 0);
+		struct rtcp_iter it;
+		rtcp_iter_init(&it, seen->buf, n, true);
+		assert_int_equal(rtcp_next(&it, &seen->rep), 0);
+		assert_int_equal(rtcp_next(&it, &seen->sdes), 0);
+		seen->got = true;
+	}
+}
+
+static void rtcp_expect(const struct rtcp_seen *s, uint32_t ssrc, uint32_t phone_ssrc,
+			uint16_t last_seq)
+{
+	assert_true(s->got);
+	/* we echoed, so a sender report, about the phone's stream, and a CNAME */
+	assert_int_equal(s->rep.type, RTCP_SR);
+	assert_int_equal(s->rep.ssrc, ssrc);
+	assert_true(s->rep.sr.pkt_count > 0);
+	assert_int_equal(s->rep.sr.octet_count, s->rep.sr.pkt_count * 160);
+	assert_int_equal(s->rep.count, 1);
+	assert_int_equal(s->rep.rb[0].ssrc, phone_ssrc);
+	assert_true(rtp_seq_diff((uint16_t)s->rep.rb[0].ext_highest_seq, last_seq) >= 0);
+	assert_true(rtp_seq_diff((uint16_t)s->rep.rb[0].ext_highest_seq, last_seq) < 10);
+	assert_int_equal(s->rep.rb[0].cum_lost, 0);
+	assert_int_equal(s->sdes.type, RTCP_SDES);
+	struct rtcp_sdes_iter si;
+	struct rtcp_sdes_item item;
+	rtcp_sdes_iter_init(&si, &s->sdes);
+	assert_int_equal(rtcp_sdes_next(&si, &item), 0);
+	assert_int_equal(item.type, RTCP_SDES_CNAME);
+	assert_int_equal(item.ssrc, ssrc);
+	assert_true(item.len > 0);
+}
+
 static void test_rtcp(void **state)
 {
 	(void)state;
 	struct media_engine *me = eng(1, 0, 0);
-	struct phone pa;
+	/* A: plain, rtcp-mux. B: SRTP, RTCP to its own socket named in the SDP */
+	struct phone pa, pb, pb_rtcp;
 	phone_open(&pa);
-	uint16_t port;
-	media_leg_id a = leg_new(me, 0, 9, &port);
+	phone_open(&pb);
+	phone_open(&pb_rtcp);
+	uint16_t port_a, port_b;
+	media_leg_id a = leg_new(me, 0, 9, &port_a), b = leg_new(me, a, 10, &port_b);
 	struct media_leg_params p = g711(&pa, SDP_CODEC_PCMU, 0);
 	p.rtcp_mux = true;
 	assert_int_equal(media_leg_set(me, a, &p), 0);
+	uint8_t k_phone[SDP_SRTP_KEY_LEN], k_us[SDP_SRTP_KEY_LEN];
+	for (size_t i = 0; i < SDP_SRTP_KEY_LEN; i++) {
+		k_phone[i] = (uint8_t)(i + 100);
+		k_us[i] = (uint8_t)(i * 7);
+	}
+	struct media_leg_params q = g711(&pb, SDP_CODEC_PCMU, 0);
+	q.remote_rtcp = pb_rtcp.addr;
+	q.srtp = true;
+	q.suite = SDP_SRTP_AES_CM_128_HMAC_SHA1_32;
+	memcpy(q.tx_key, k_us, sizeof k_us);
+	memcpy(q.rx_key, k_phone, sizeof k_phone);
+	assert_int_equal(media_leg_set(me, b, &q), 0);
 	assert_int_equal(media_echo(me, a), 0);
-	/* RTP every 50 ms until a report comes (at 3.75..6.25 s) */
+	assert_int_equal(media_echo(me, b), 0);
+	srtp_t ptx = phone_srtp(k_phone, true, q.suite), prx = phone_srtp(k_us, false, q.suite);
+	/* RTP every 50 ms until both reports came (at 3.75..6.25 s) */
+	static struct rtcp_seen sa, sb;
+	memset(&sa, 0, sizeof sa);
+	memset(&sb, 0, sizeof sb);
 	uint64_t end = now_ms() + 8000;
 	uint16_t seq = 1000;
-	bool got = false;
-	uint32_t our_ssrc = 0;
-	struct rtcp_pkt rep, sdes;
-	uint8_t pl[160] = { 0 }, buf[2048]; /* rep and sdes point into buf */
-	while (!got && now_ms() < end) {
-		send_rtp(&pa, port, 0, seq, seq * 160u, 0xfeed, pl, sizeof pl);
+	uint8_t pl[160] = { 0 };
+	while ((!sa.got || !sb.got) && now_ms() < end) {
+		send_rtp(&pa, port_a, 0, seq, seq * 160u, 0xfeed, pl, sizeof pl);
+		uint8_t pkt[512];
+		size_t n = mk_rtp(pkt, 300, 0, false, seq, seq * 160u, 0xbeef, pl, sizeof pl);
+		int len = (int)n;
+		assert_int_equal(srtp_protect(ptx, pkt, &len), srtp_err_status_ok);
+		send_raw(&pb, port_b, pkt, (size_t)len);
 		seq++;
-		size_t n;
-		while ((n = phone_recv(&pa, buf, sizeof buf, 50, NULL))) {
-			if (!rtp_is_rtcp(buf, n)) {
-				struct rtp_hdr h;
-				assert_int_equal(rtp_parse(buf, n, &h), 0);
-				our_ssrc = h.ssrc;
-				continue;
-			}
-			assert_int_equal(rtcp_check(buf, n), 0);
-			struct rtcp_iter it;
-			rtcp_iter_init(&it, buf, n, true);
-			assert_int_equal(rtcp_next(&it, &rep), 0);
-			assert_int_equal(rtcp_next(&it, &sdes), 0);
-			got = true;
-			break;
-		}
+		struct pollfd pfd[3] = { { .fd = pa.fd, .events = POLLIN },
+					 { .fd = pb.fd, .events = POLLIN },
+					 { .fd = pb_rtcp.fd, .events = POLLIN } };
+		poll(pfd, 3, 50);
+		rtcp_look(&pa, NULL, &sa);
+		rtcp_look(&pb_rtcp, prx, &sb);
+		if (sa.got && !sa.last_seq)
+			sa.last_seq = (uint16_t)(seq - 1);
+		if (sb.got && !sb.last_seq)
+			sb.last_seq = (uint16_t)(seq - 1);
+		/* B's echoed RTP, protected: its SSRC is in clear */
+		uint8_t buf[2048];
+		size_t got;
+		while ((got = phone_recv(&pb, buf, sizeof buf, 0, NULL)))
+			if (!rtp_is_rtcp(buf, got) && got >= 12)
+				sb.rtp_ssrc = (uint32_t)buf[8] << 24 | (uint32_t)buf[9] << 16 |
+					      (uint32_t)buf[10] << 8 | buf[11];
 	}
-	assert_true(got);
-	/* we echoed, so a sender report, about phone A's stream, and a CNAME */
-	assert_int_equal(rep.type, RTCP_SR);
-	assert_int_equal(rep.ssrc, our_ssrc);
-	assert_true(rep.sr.pkt_count > 0);
-	assert_int_equal(rep.sr.octet_count, rep.sr.pkt_count * 160);
-	assert_int_equal(rep.count, 1);
-	assert_int_equal(rep.rb[0].ssrc, 0xfeed);
-	assert_int_equal(rep.rb[0].ext_highest_seq & 0xffff, (uint16_t)(seq - 1));
-	assert_int_equal(rep.rb[0].cum_lost, 0);
-	assert_int_equal(sdes.type, RTCP_SDES);
-	struct rtcp_sdes_iter si;
-	struct rtcp_sdes_item item;
-	rtcp_sdes_iter_init(&si, &sdes);
-	assert_int_equal(rtcp_sdes_next(&si, &item), 0);
-	assert_int_equal(item.type, RTCP_SDES_CNAME);
-	assert_int_equal(item.ssrc, our_ssrc);
-	assert_true(item.len > 0);
+	rtcp_expect(&sa, sa.rtp_ssrc, 0xfeed, sa.last_seq);
+	rtcp_expect(&sb, sb.rtp_ssrc, 0xbeef, sb.last_seq);
+	srtp_dealloc(ptx);
+	srtp_dealloc(prx);
 	leg_free(me, a, 9);
+	leg_free(me, b, 10);
 	phone_close(&pa);
+	phone_close(&pb);
+	phone_close(&pb_rtcp);
 	engine_stop(me);
 }
 
