@@ -10,7 +10,10 @@ build="build-essential pkg-config libmicrohttpd-dev libsqlite3-dev libopus-dev l
 libjansson-dev libgnutls28-dev nettle-dev libcrypt-dev libopusfile-dev libopusenc-dev
 libspeexdsp-dev flite xxd"
 tests="libcmocka-dev perl clang libclang-rt-14-dev valgrind sqlite3 curl sip-tester baresip-core
-sox iproute2 python3 procps kamailio kamailio-sqlite-modules"
+sox iproute2 python3 procps kamailio kamailio-sqlite-modules chromium nodejs"
+# npm for the browser test's playwright-core: Debian's package only when no npm came
+# with nodejs (NodeSource's nodejs carries its own and conflicts with Debian's npm)
+command -v npm >/dev/null 2>&1 || tests="$tests npm"
 
 pkgs=$build
 [ "$test_deps" = yes ] && pkgs="$pkgs $tests"

@@ -6,9 +6,11 @@
 # 1. installs the build and test dependencies (init/deps.sh --test)
 # 2. configure + make with -Werror, unit tests (cmocka, leak-checked) under prove
 # 3. protocol tests against the real daemon (tests/sip/run.sh)
-# 4. libFuzzer targets, each for FUZZ_SECONDS (default 60)
-# 5. an AddressSanitizer/UBSan build in build-asan/ (a copy of the tree):
-#    unit and protocol tests again
+# 4. the browser test of the web admin (tests/browser/ui.mjs: Debian chromium
+#    driven by playwright-core, installed by npm ci from its lock file)
+# 5. libFuzzer targets, each for FUZZ_SECONDS (default 60)
+# 6. an AddressSanitizer/UBSan build in build-asan/ (a copy of the tree):
+#    unit, protocol and browser tests again
 # Ends with one line "N passed, N failed"; exits non-zero when anything failed.
 set -u
 export LC_ALL=C
@@ -65,6 +67,50 @@ sip_tests() { # LABEL [env...]
 	rm -f "$log"
 }
 
+# browser_tests LABEL PBXD PBXCTL: the web admin in chromium, inside a network
+# namespace with only loopback when we may make one (so no port collides),
+# bounded in time. Missing chromium, node or npm is a failure, not a skip.
+browser_tests() {
+	local label=$1 pbxd=$2 pbxctl=$3 log rc ns="" t
+	for t in chromium node npm; do
+		if ! command -v "$t" >/dev/null 2>&1; then
+			echo "browser: $t is not installed (init/deps.sh --test installs it)"
+			one "$label: $t installed" 1
+			return
+		fi
+	done
+	# The version pinned by package-lock.json, from the npm registry only.
+	if ! (cd tests/browser && timeout 300 npm ci --no-audit --no-fund --loglevel=error); then
+		one "$label: npm ci of playwright-core" 1
+		return
+	fi
+	if [ "$(id -u)" = 0 ] && ip netns list >/dev/null 2>&1; then
+		ns=pbxb$$
+		if ip netns add "$ns" && ip netns exec "$ns" ip link set lo up; then
+			:
+		else
+			ip netns del "$ns" 2>/dev/null
+			ns=""
+		fi
+	fi
+	log=$(mktemp)
+	if [ -n "$ns" ]; then
+		ip netns exec "$ns" timeout -k 10 600 env PBXD="$pbxd" PBXCTL="$pbxctl" node tests/browser/ui.mjs >"$log" 2>&1
+		rc=$?
+		for t in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$t" 2>/dev/null; done
+		ip netns del "$ns"
+	else
+		timeout -k 10 600 env PBXD="$pbxd" PBXCTL="$pbxctl" node tests/browser/ui.mjs >"$log" 2>&1
+		rc=$?
+	fi
+	cat "$log"
+	count_tap "$log" "$label"
+	# a crash, a time-out or a missing plan without a "not ok" line still fails
+	if [ $rc != 0 ] && ! grep -qE '^not ok ' "$log"; then one "$label exit $rc" 1; fi
+	if [ $rc = 0 ] && ! grep -qE '^1\.\.[0-9]+$' "$log"; then one "$label: no plan" 1; fi
+	rm -f "$log"
+}
+
 step "dependencies"
 init/deps.sh --test || { echo "dependency installation failed"; echo "0 passed, 1 failed"; exit 1; }
 
@@ -89,6 +135,9 @@ unit_tests "$ROOT" unit
 
 step "protocol tests"
 sip_tests sip
+
+step "browser tests (web admin in chromium)"
+browser_tests browser "$ROOT/pbx/pbxd" "$ROOT/pbx/pbxctl"
 
 step "fuzzing (${FUZZ_SECONDS}s per target)"
 if make -j"$JOBS" fuzz; then
@@ -121,6 +170,7 @@ if (cd "$ASAN_DIR" && ./configure --enable-asan >/dev/null && make -j"$JOBS" all
 	one "asan build" 0
 	unit_tests "$ASAN_DIR" asan-unit
 	sip_tests asan-sip PBXD="$ASAN_DIR/pbx/pbxd" PBXCTL="$ASAN_DIR/pbx/pbxctl"
+	browser_tests asan-browser "$ASAN_DIR/pbx/pbxd" "$ASAN_DIR/pbx/pbxctl"
 else
 	one "asan build" 1
 fi

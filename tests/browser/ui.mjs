@@ -2,6 +2,9 @@
 //
 //   cd tests/browser && npm ci && node ui.mjs      (tests/run-all.sh does this)
 //
+// tests/run-all.sh runs it inside a network namespace with only loopback,
+// once against the normal build and once against the ASan build.
+//
 // Environment: PBXD, PBXCTL (binaries; default pbx/pbxd, pbx/pbxctl),
 // CHROMIUM (default /usr/bin/chromium), OUT (screenshots; default
 // tests/out). Never downloads a browser.
@@ -26,7 +29,8 @@
 //   filter and its CSV link; the dashboard counts it;
 // - settings (a refused value marked, a good one saved), administrators
 //   (add, set password, delete), bans, calls;
-// - no script error and no Content-Security-Policy violation anywhere.
+// - no script error and no Content-Security-Policy violation anywhere;
+// - pbxd exits 0 on SIGTERM afterwards.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -448,6 +452,16 @@ async function main() {
     check(await page.isHidden('#live-state'), 'signed out: the live stream is closed');
 
     check(problems.length === 0, 'no script errors or CSP violations' + (problems.length ? ': ' + problems.join('; ') : ''));
+
+    // pbxd stops cleanly with the browser's streams just closed (an ASan
+    // build exits non-zero on a leak or an error).
+    await browser.close();
+    browser = null;
+    pbxd.kill('SIGTERM');
+    const code = await Promise.race([
+      new Promise((res) => (pbxd.exitCode !== null ? res(pbxd.exitCode) : pbxd.on('exit', (c) => res(c)))),
+      sleep(15000).then(() => 'still running after 15 s')]);
+    check(code === 0, 'pbxd exits 0 on SIGTERM (' + code + ')');
   } catch (e) {
     // What the page said, for the report.
     if (page) {
@@ -459,8 +473,10 @@ async function main() {
     throw e;
   } finally {
     if (browser) await browser.close();
-    pbxd.kill('SIGTERM');
-    await new Promise((res) => (pbxd.exitCode !== null ? res() : pbxd.on('exit', res)));
+    if (pbxd.exitCode === null && pbxd.signalCode === null) {
+      pbxd.kill('SIGKILL');
+      await new Promise((res) => pbxd.on('exit', res));
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 }
