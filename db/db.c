@@ -166,8 +166,63 @@ static const char migration_2[] =
 
 	"PRAGMA user_version = 2;";
 
+/*
+ * Migration 3: voicemail.
+ *
+ * Every extension has exactly one mailbox: the trigger below creates it with
+ * the extension, the INSERT backfills the extensions that exist, and the
+ * foreign key removes it with the extension. The mailbox PIN is
+ * extensions.vm_pin (one PIN column, set by pbxctl and the CSV import as
+ * before), so mailboxes has no PIN of its own. Greetings are file names
+ * relative to the spool folder, '' = the generated default. vm_on is a comma
+ * list of noanswer, busy, unavailable, dnd (checked in C, db_vm_on_parse).
+ * Mailbox settings are configuration (the core reads them from the
+ * snapshot), so their changes bump config_serial like extensions do.
+ *
+ * vm_messages is data, not configuration: no serial trigger. Its mailbox is
+ * not a foreign key on purpose: deleting an extension must not drop rows
+ * whose files are still in the spool; they stay until deleted with their
+ * files (db_vm_msg_del hands the file name back). Times are unix ms.
+ */
+static const char migration_3[] =
+	"CREATE TABLE mailboxes("
+	" number TEXT PRIMARY KEY REFERENCES extensions(number) ON DELETE CASCADE ON UPDATE CASCADE,"
+	" email TEXT NOT NULL DEFAULT '',"
+	" email_attach INTEGER NOT NULL DEFAULT 1 CHECK(email_attach IN (0, 1)),"
+	" max_msg_seconds INTEGER NOT NULL DEFAULT 180 CHECK(max_msg_seconds BETWEEN 10 AND 3600),"
+	" max_messages INTEGER NOT NULL DEFAULT 100 CHECK(max_messages BETWEEN 1 AND 10000),"
+	" unsolicited_mwi INTEGER NOT NULL DEFAULT 0 CHECK(unsolicited_mwi IN (0, 1)),"
+	" vm_on TEXT NOT NULL DEFAULT 'noanswer,busy,unavailable,dnd',"
+	" greeting_unavail TEXT NOT NULL DEFAULT '',"
+	" greeting_busy TEXT NOT NULL DEFAULT '',"
+	" greeting_name TEXT NOT NULL DEFAULT '');"
+	"INSERT INTO mailboxes(number) SELECT number FROM extensions;"
+	"CREATE TRIGGER extensions_mailbox AFTER INSERT ON extensions BEGIN"
+	" INSERT OR IGNORE INTO mailboxes(number) VALUES (NEW.number); END;"
+	"CREATE TRIGGER mailboxes_ai AFTER INSERT ON mailboxes BEGIN"
+	" UPDATE config_serial SET serial = serial + 1 WHERE id = 1; END;"
+	"CREATE TRIGGER mailboxes_au AFTER UPDATE ON mailboxes BEGIN"
+	" UPDATE config_serial SET serial = serial + 1 WHERE id = 1; END;"
+	"CREATE TRIGGER mailboxes_ad AFTER DELETE ON mailboxes BEGIN"
+	" UPDATE config_serial SET serial = serial + 1 WHERE id = 1; END;"
+
+	"CREATE TABLE vm_messages("
+	" id INTEGER PRIMARY KEY,"
+	" mailbox TEXT NOT NULL,"
+	" folder TEXT NOT NULL CHECK(folder IN ('new', 'old')),"
+	" caller TEXT NOT NULL,"
+	" caller_name TEXT NOT NULL DEFAULT '',"
+	" received_at INTEGER NOT NULL,"
+	" duration_ms INTEGER NOT NULL CHECK(duration_ms >= 0),"
+	" file TEXT NOT NULL,"
+	" email_status TEXT NOT NULL DEFAULT '',"
+	" heard INTEGER NOT NULL DEFAULT 0 CHECK(heard IN (0, 1)));"
+	"CREATE INDEX vm_messages_box ON vm_messages(mailbox, folder, received_at);"
+
+	"PRAGMA user_version = 3;";
+
 /* Index i holds the script that takes the schema from version i to i+1. */
-static const char *const migrations[] = { migration_1, migration_2 };
+static const char *const migrations[] = { migration_1, migration_2, migration_3 };
 _Static_assert(sizeof migrations / sizeof migrations[0] == DB_SCHEMA_VERSION,
 	       "one migration per schema version");
 

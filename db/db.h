@@ -1,8 +1,9 @@
 /*
  * db.h: the storage layer. One SQLite file holds all configuration
  * (extensions with their forwarding and options, rooms, settings, admins),
- * the registrations that must survive a restart (location) and the call
- * history (cdr).
+ * the registrations that must survive a restart (location), the call
+ * history (cdr) and the voicemail boxes with their messages' rows (the
+ * recordings themselves are files in the spool folder).
  *
  * Rules every caller relies on:
  * - one connection per thread (db_open in that thread, db_close there too);
@@ -28,7 +29,7 @@
 #include <sqlite3.h>
 
 /* Schema version db_open migrates to (PRAGMA user_version). */
-#define DB_SCHEMA_VERSION 2
+#define DB_SCHEMA_VERSION 3
 
 /* Field limits, shared by validation, CSV import and the snapshot. */
 #define DB_NUMBER_MIN 2        /* digits in an extension or room number */
@@ -342,5 +343,118 @@ int db_admin_check(sqlite3 *db, const char *user, const char *password, bool *ok
 int db_admin_count(sqlite3 *db, int *n);
 int db_admin_del(sqlite3 *db, const char *user); /* ENOENT */
 int db_admin_list(sqlite3 *db, int (*cb)(void *ctx, const char *user, int64_t created_at), void *ctx);
+
+/* ---- db_vm.c: voicemail boxes and messages ------------------------------------ */
+
+#define DB_VM_EMAIL_MAX 254          /* bytes of a notification address */
+#define DB_VM_FILE_MAX 255           /* bytes of a file name relative to the spool folder */
+#define DB_VM_STATUS_MAX 255         /* bytes of a message's email_status */
+#define DB_VM_MSG_SECONDS_MIN 10     /* range of max_msg_seconds */
+#define DB_VM_MSG_SECONDS_MAX 3600
+#define DB_VM_MSG_SECONDS_DEFAULT 180
+#define DB_VM_MESSAGES_MAX 10000     /* range of max_messages is 1..this */
+#define DB_VM_MESSAGES_DEFAULT 100
+
+/* When a call goes to voicemail (mailboxes.vm_on, a comma list of the
+ * names "noanswer", "busy", "unavailable", "dnd"). */
+#define DB_VM_ON_NOANSWER 0x1u
+#define DB_VM_ON_BUSY 0x2u
+#define DB_VM_ON_UNAVAILABLE 0x4u /* not registered */
+#define DB_VM_ON_DND 0x8u
+#define DB_VM_ON_ALL 0xfu
+
+enum db_vm_folder { DB_VM_NEW, DB_VM_OLD, DB_VM_ANY /* db_vm_msg_list only */ };
+enum db_vm_greeting { DB_VM_GREETING_UNAVAIL, DB_VM_GREETING_BUSY, DB_VM_GREETING_NAME, DB_VM_GREETING_COUNT };
+
+/* One mailbox, copied out. The PIN is the extension's vm_pin: read here,
+ * written with db_vm_set_pin (or db_ext_update); db_vm_mailbox_set ignores
+ * it. */
+struct db_mailbox {
+	char number[DB_NUMBER_MAX + 1];  /* the extension's number */
+	char pin[DB_PIN_MAX + 1];        /* extensions.vm_pin; "" = none set */
+	char email[DB_VM_EMAIL_MAX + 1]; /* notification address, "" = no email */
+	bool email_attach;               /* attach the recording to the email */
+	unsigned max_msg_seconds;        /* DB_VM_MSG_SECONDS_MIN..MAX */
+	unsigned max_messages;           /* 1..DB_VM_MESSAGES_MAX, both folders together */
+	bool unsolicited_mwi;            /* NOTIFY the phone's contacts without a SUBSCRIBE */
+	unsigned vm_on;                  /* DB_VM_ON_* bits */
+	/* Recorded greetings, relative to the spool folder; "" = the generated
+	 * default. Indexed by enum db_vm_greeting. */
+	char greeting[DB_VM_GREETING_COUNT][DB_VM_FILE_MAX + 1];
+};
+
+/* One message, copied out (and in, for db_vm_msg_add). */
+struct db_vm_msg {
+	int64_t id;                           /* set by the database */
+	char mailbox[DB_NUMBER_MAX + 1];
+	enum db_vm_folder folder;             /* DB_VM_NEW or DB_VM_OLD */
+	char caller[DB_CDR_PARTY_MAX + 1];    /* From user (number), not empty */
+	char caller_name[DB_NAME_BYTES + 1];  /* From display name, may be "" */
+	int64_t received_at;                  /* unix ms, > 0 */
+	uint32_t duration_ms;
+	char file[DB_VM_FILE_MAX + 1];        /* relative to the spool folder */
+	char email_status[DB_VM_STATUS_MAX + 1]; /* "" = none sent; see db_vm_msg_set_email_status */
+	bool heard;                           /* played at least once, by phone or browser */
+};
+
+/* "noanswer,busy" <-> bits. Parse: tokens separated by commas (spaces
+ * around them allowed), each known, "" = 0; EINVAL otherwise. Format:
+ * the names in the order above; ENOSPC when cap is too small. */
+int db_vm_on_parse(const char *s, unsigned *bits);
+int db_vm_on_format(unsigned bits, char *out, size_t cap);
+/* "" or one address local@domain of printable ASCII without spaces, quotes,
+ * angle brackets, commas or semicolons (it goes into SMTP commands and a
+ * header as it is), at most DB_VM_EMAIL_MAX bytes. */
+bool db_vm_email_valid(const char *s);
+/* "" or a relative path of [A-Za-z0-9._-] components separated by single
+ * slashes, none of them "." or "..", at most DB_VM_FILE_MAX bytes. */
+bool db_vm_file_valid(const char *s);
+/* Every field of m except number and pin; EINVAL naming the field. */
+int db_vm_mailbox_validate(const struct db_mailbox *m, char *err, size_t errcap);
+
+/* ENOENT for a number without a mailbox (not an extension). */
+int db_vm_mailbox_get(sqlite3 *db, const char *number, struct db_mailbox *out);
+/* Write every setting of m (not number, not pin); all or nothing. EINVAL
+ * naming the field, ENOENT for an unknown mailbox. */
+int db_vm_mailbox_set(sqlite3 *db, const struct db_mailbox *m, char *err, size_t errcap);
+/* Every mailbox, ordered by number; cb returning non-zero stops the walk
+ * and is returned. m is valid during the call only. */
+int db_vm_mailbox_list(sqlite3 *db, int (*cb)(void *ctx, const struct db_mailbox *m), void *ctx);
+/* One greeting's file ("" = back to the default). EINVAL, ENOENT. */
+int db_vm_set_greeting(sqlite3 *db, const char *number, enum db_vm_greeting kind, const char *file);
+/* The mailbox PIN (extensions.vm_pin): "" or DB_PIN_MIN..MAX digits. */
+int db_vm_set_pin(sqlite3 *db, const char *number, const char *pin);
+
+/* Add a message (m->id is ignored) and return its id. ENOENT when the
+ * mailbox does not exist, ENOSPC when it already holds max_messages,
+ * EINVAL for a bad field. The file must already be in its final place: a
+ * row never points at a file still being written. */
+int db_vm_msg_add(sqlite3 *db, const struct db_vm_msg *m, int64_t *id);
+/* The messages of one mailbox in one folder (or DB_VM_ANY: new first, then
+ * old), oldest first within a folder. cb returning non-zero stops the walk
+ * and is returned; m is valid during the call only. */
+int db_vm_msg_list(sqlite3 *db, const char *mailbox, enum db_vm_folder folder,
+		   int (*cb)(void *ctx, const struct db_vm_msg *m), void *ctx);
+/* One message of one mailbox: ENOENT when id is not in that mailbox (every
+ * call below takes both so one mailbox cannot reach another's messages). */
+int db_vm_msg_get(sqlite3 *db, const char *mailbox, int64_t id, struct db_vm_msg *out);
+/* Save: folder 'old' and heard. Idempotent; ENOENT. */
+int db_vm_msg_move_old(sqlite3 *db, const char *mailbox, int64_t id);
+/* The heard flag only (the folder stays). ENOENT. */
+int db_vm_msg_set_heard(sqlite3 *db, const char *mailbox, int64_t id, bool heard);
+/* Delete the row and copy its file name into file (cap DB_VM_FILE_MAX + 1)
+ * so the caller unlinks it after: a file without a row is only garbage, a
+ * row without its file would be a broken message. ENOENT. */
+int db_vm_msg_del(sqlite3 *db, const char *mailbox, int64_t id, char file[DB_VM_FILE_MAX + 1]);
+/* What became of the notification email: short printable text such as
+ * "sent", "failed: 550 5.1.1 no such user" (control characters are
+ * refused with EINVAL; longer than DB_VM_STATUS_MAX is cut). ENOENT. */
+int db_vm_msg_set_email_status(sqlite3 *db, int64_t id, const char *status);
+/* Messages in each folder. An unknown mailbox counts 0/0 (no error). */
+int db_vm_counts(sqlite3 *db, const char *mailbox, unsigned *n_new, unsigned *n_old);
+/* Counts of every mailbox (zero ones too), ordered by number: what message
+ * waiting starts from. cb returning non-zero stops the walk. */
+int db_vm_counts_all(sqlite3 *db, int (*cb)(void *ctx, const char *mailbox, unsigned n_new, unsigned n_old),
+		     void *ctx);
 
 #endif
