@@ -1199,8 +1199,11 @@ void call_media_event(struct core *c, const struct media_event *ev)
 		}
 		return;
 	case MEDIA_EV_TONE_DONE:
-		if (call && call->kind == CALL_FEATURE && !call->ended)
-			call_end(c, call, "answered", "system");
+		if (call && call->kind == CALL_FEATURE && !call->ended) {
+			/* The last beep is still in the phone's jitter buffer: let it play. */
+			call->end_timer.fn = feature_end;
+			timer_start(&c->th, &call->end_timer, c->now_ms + 500);
+		}
 		return;
 	case MEDIA_EV_DTMF:
 		log_debug("call %llu: DTMF %c", call ? (unsigned long long)call->id : 0ULL, ev->digit);

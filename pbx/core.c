@@ -521,6 +521,7 @@ void core_free(struct core *c)
 		jobs_stop(c->jobs);
 	}
 	sip_txn_layer_free(c->txl);
+	core_message_free_all(c);
 	sip_transport_free(c->tp);
 	digest_nonces_free(c->nonces);
 	throttle_free(c->thr);

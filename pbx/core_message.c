@@ -18,6 +18,8 @@
 #define MSG_BODY_MAX 16384 /* RFC 3428 asks for at most 1300 bytes over UDP; we allow more on TCP */
 
 struct msg_relay {
+	struct msg_relay *next, *prev; /* every relay of the core, freed at shutdown */
+	struct core *core;
 	struct sip_txn *st;       /* the sender's MESSAGE; NULL once it ended */
 	unsigned pending;         /* our MESSAGEs without a final response */
 	int best;                 /* best failure so far */
@@ -27,10 +29,29 @@ struct msg_relay {
 	char req[];               /* the sender's request, to build its response later */
 };
 
+static void relay_unlink_free(struct msg_relay *r)
+{
+	struct core *c = r->core;
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		c->msg_relays = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	free(r);
+}
+
 static void relay_done(struct msg_relay *r)
 {
 	if (r->pending == 0 && !r->st)
-		free(r);
+		relay_unlink_free(r);
+}
+
+/* Shutdown: the transaction layer is gone and reports nothing more. */
+void core_message_free_all(struct core *c)
+{
+	while (c->msg_relays)
+		relay_unlink_free(c->msg_relays);
 }
 
 static void relay_answer(struct core *c, struct msg_relay *r, int code)
@@ -112,6 +133,11 @@ void core_message(struct core *c, struct sip_txn *st, const struct sip_msg *req,
 	}
 	r->st = st;
 	sip_txn_set_user(st, r);
+	r->core = c;
+	r->next = c->msg_relays;
+	if (r->next)
+		r->next->prev = r;
+	c->msg_relays = r;
 	c->st.messages++;
 	log_info("message: %s -> %s, %u contact%s", from->number, to->number, sent, sent == 1 ? "" : "s");
 }

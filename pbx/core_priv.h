@@ -48,6 +48,7 @@ struct core {
 	struct media_slot *slots; /* every media leg the core opened (call_media.c) */
 	struct sdp_session *sdp_tmp[2]; /* scratch for parsing descriptions */
 	struct sip_msg *msg_tmp; /* scratch for re-parsing a kept request */
+	struct msg_relay *msg_relays; /* MESSAGEs being relayed (core_message.c) */
 	uint64_t now_ms;     /* monotonic, refreshed each loop iteration */
 	char realm[64];
 	struct core_stats st;
@@ -81,6 +82,7 @@ void core_live_free(struct core *c);
 void core_message(struct core *c, struct sip_txn *st, const struct sip_msg *req, const struct sip_dest *src);
 void core_message_result(struct core *c, struct sip_txn *ct, int status);
 void core_message_server_gone(struct core *c, struct sip_txn *st);
+void core_message_free_all(struct core *c);
 
 /* core_register.c */
 void core_register(struct core *c, struct sip_txn *st, const struct sip_msg *req,
