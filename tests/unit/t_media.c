@@ -10,9 +10,12 @@
  * DTMF reported once and forwarded with its payload type mapped (dropped
  * toward a leg without telephone-event); an SRTP leg bridged to a plain one
  * (the phone protects with libsrtp2 itself; a forged packet goes nowhere);
- * echo; tones (packets, their pitch, then TONE_DONE); RTCP reports with
- * rtcp-mux; transcoding PCMU <-> PCMA and Opus <-> PCMU (a 1 kHz tone
- * keeps its band); CLOSED with statistics, and the error returns.
+ * echo; tones (packets, their pitch, then TONE_DONE); RTCP reports (with
+ * rtcp-mux, and SRTCP to a separate RTCP address); transcoding PCMU <->
+ * PCMA and Opus <-> PCMU (a 1 kHz tone keeps its band); raw (video)
+ * legs forwarded untouched; a leg on IPv6; CLOSED not lost when the core
+ * leaves the event queue full; CLOSED with statistics, and the error
+ * returns.
  *
  * Every wait is poll() with a bound; nothing sleeps to hide a race.
  */
@@ -1215,6 +1218,124 @@ static void test_transcode_opus_pcmu(void **state)
 	xcode_call(SDP_CODEC_OPUS, 111, SDP_CODEC_PCMU, 0);
 }
 
+/* ------------------------------------------------- raw, IPv6, overflow */
+
+static void test_raw(void **state)
+{
+	(void)state;
+	struct media_engine *me = eng(1, 0, 0);
+	struct call c;
+	struct media_leg_params p = g711(NULL, SDP_CODEC_UNKNOWN, 96);
+	p.raw = true;
+	p.clock = 90000;
+	p.dtmf = false;
+	call_up(&c, me, &p, &p);
+	/* video goes through untouched, whatever its payload type and marker */
+	for (unsigned i = 0; i < 5; i++) {
+		uint8_t pkt[1400], pl[1200], buf[2048];
+		for (size_t k = 0; k < sizeof pl; k++)
+			pl[k] = (uint8_t)(k * i);
+		size_t n = mk_rtp(pkt, sizeof pkt, (uint8_t)(96 + i % 2), i == 4, (uint16_t)(9 + i),
+				  3000 * i, 0x71de0, pl, sizeof pl);
+		send_raw(&c.pa, c.port_a, pkt, n);
+		assert_int_equal(phone_recv(&c.pb, buf, sizeof buf, WAIT_MS, NULL), n);
+		assert_memory_equal(buf, pkt, n);
+		send_raw(&c.pb, c.port_b, pkt, n);
+		assert_int_equal(phone_recv(&c.pa, buf, sizeof buf, WAIT_MS, NULL), n);
+		assert_memory_equal(buf, pkt, n);
+	}
+	call_down(&c);
+	engine_stop(me);
+}
+
+static void test_ipv6(void **state)
+{
+	(void)state;
+	int probe = socket(AF_INET6, SOCK_DGRAM, 0);
+	struct sockaddr_in6 six = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	if (probe < 0 || bind(probe, (struct sockaddr *)&six, sizeof six) < 0) {
+		if (probe >= 0)
+			close(probe);
+		skip(); /* no IPv6 loopback here */
+	}
+	struct media_engine *me = eng(1, 0, 0);
+	struct sockaddr_storage local, phone;
+	memset(&local, 0, sizeof local);
+	memcpy(&local, &six, sizeof six);
+	socklen_t plen = sizeof phone;
+	assert_int_equal(getsockname(probe, (struct sockaddr *)&phone, &plen), 0);
+	media_leg_id a = 0;
+	uint16_t port;
+	assert_int_equal(media_leg_new(me, &local, 0, 1, &a, &port), 0);
+	struct media_leg_params p = g711(NULL, SDP_CODEC_PCMU, 0);
+	p.remote = phone;
+	assert_int_equal(media_leg_set(me, a, &p), 0);
+	assert_int_equal(media_echo(me, a), 0);
+	uint8_t pkt[256], pl[160] = { 6 }, buf[2048];
+	size_t n = mk_rtp(pkt, sizeof pkt, 0, false, 1, 160, 0x6, pl, sizeof pl);
+	struct sockaddr_in6 to = six;
+	to.sin6_port = htons(port);
+	assert_int_equal(sendto(probe, pkt, n, 0, (struct sockaddr *)&to, sizeof to), (ssize_t)n);
+	struct pollfd pfd = { .fd = probe, .events = POLLIN };
+	assert_int_equal(poll(&pfd, 1, WAIT_MS), 1);
+	assert_int_equal(recv(probe, buf, sizeof buf, 0), (ssize_t)n);
+	assert_memory_equal(buf + 12, pl, sizeof pl);
+	close(probe);
+	leg_free(me, a, 1);
+	engine_stop(me);
+}
+
+/* The core does not take events: the queue fills, later events are
+ * dropped, but CLOSED still comes once there is room. */
+static void test_event_overflow(void **state)
+{
+	(void)state;
+	enum { DIGITS = 4500 };
+	struct media_engine *me = eng(1, 0, 0);
+	struct phone pa;
+	phone_open(&pa);
+	uint16_t port;
+	media_leg_id a = leg_new(me, 0, 77, &port);
+	struct media_leg_params p = g711(&pa, SDP_CODEC_PCMU, 0);
+	assert_int_equal(media_leg_set(me, a, &p), 0);
+	/* one end packet per digit, a new event each time; in bursts the
+	 * socket buffer holds, each taken by the engine before the next */
+	for (unsigned i = 0; i < DIGITS; i++) {
+		struct dtmf_event ev = { .event = (uint8_t)(i % 10), .end = true, .volume = 10,
+					 .duration = 800 };
+		uint8_t pl[DTMF_PAYLOAD_LEN];
+		dtmf_build(&ev, pl);
+		send_rtp(&pa, port, 101, (uint16_t)i, 1000 * i, 0xd1, pl, sizeof pl);
+		if (i % 100 == 99 || i == DIGITS - 1) {
+			struct media_totals t;
+			uint64_t end = now_ms() + WAIT_MS;
+			do {
+				media_engine_totals(me, &t);
+			} while (t.rx_packets < i + 1 && now_ms() < end && poll(NULL, 0, 1) == 0);
+			assert_int_equal(t.rx_packets, i + 1);
+		}
+	}
+	assert_int_equal(media_leg_free(me, a), 0);
+	unsigned dtmf = 0, closed = 0;
+	struct media_event ev;
+	uint64_t end = now_ms() + WAIT_MS;
+	while (!closed && now_ms() < end) {
+		ev_take(me, 100);
+		while (ev_pop(MEDIA_EV_DTMF, a, NULL))
+			dtmf++;
+		if (ev_pop(MEDIA_EV_CLOSED, a, &ev))
+			closed++;
+	}
+	assert_int_equal(closed, 1);
+	assert_int_equal(ev.cookie, 77);
+	assert_int_equal(ev.stats.rx_packets, DIGITS);
+	/* the queue's worth of digits came, the rest were dropped */
+	assert_true(dtmf >= 4000);
+	assert_true(dtmf < DIGITS);
+	phone_close(&pa);
+	engine_stop(me);
+}
+
 /* --------------------------------------------------------------- errors */
 
 static void test_errors(void **state)
@@ -1339,6 +1460,9 @@ int main(int argc, char **argv)
 		UNIT_TEST(test_rtcp),
 		UNIT_TEST(test_transcode_pcmu_pcma),
 		UNIT_TEST(test_transcode_opus_pcmu),
+		UNIT_TEST(test_raw),
+		UNIT_TEST(test_ipv6),
+		UNIT_TEST(test_event_overflow),
 		UNIT_TEST(test_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
