@@ -241,7 +241,10 @@ static void cmd_set(struct media_thread *t, struct media_cmd *c)
 	l->set = true;
 	l->gen++;
 	leg_apply_params(l, &old, was_set);
+	/* the SRTP contexts hold the keys now (and tell a changed one) */
 	explicit_bzero(&old, sizeof old);
+	explicit_bzero(l->p.tx_key, sizeof l->p.tx_key);
+	explicit_bzero(l->p.rx_key, sizeof l->p.rx_key);
 	leg_path_update(l);
 	if (l->peer)
 		leg_path_update(l->peer);
