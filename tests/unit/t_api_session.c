@@ -63,6 +63,31 @@ static void test_session_idle_expiry(void **state)
 	api_sessions_free(s);
 }
 
+static void test_session_alive(void **state)
+{
+	(void)state;
+	struct api_sessions *s;
+	assert_int_equal(api_sessions_new(&s), 0);
+	struct api_session_info a, got;
+	assert_int_equal(api_session_create(s, "alice", 0, &a), 0);
+	assert_true(api_session_alive(s, a.id, 0));
+	/* Asking does not count as a use: an open event stream checking every
+	 * second does not keep the session from going idle. */
+	for (int64_t t = 0; t < API_SESSION_IDLE; t += 60)
+		assert_true(api_session_alive(s, a.id, t));
+	assert_false(api_session_alive(s, a.id, API_SESSION_IDLE));
+	assert_int_equal(api_session_find(s, a.id, API_SESSION_IDLE, &got), ENOENT);
+	/* Ended, unknown and malformed ids. */
+	assert_int_equal(api_session_create(s, "bob", 100, &a), 0);
+	assert_true(api_session_alive(s, a.id, 100));
+	assert_int_equal(api_session_end(s, a.id), 0);
+	assert_false(api_session_alive(s, a.id, 100));
+	assert_false(api_session_alive(s, NULL, 100));
+	assert_false(api_session_alive(s, "", 100));
+	assert_false(api_session_alive(s, "00", 100));
+	api_sessions_free(s);
+}
+
 static void test_session_absolute_expiry(void **state)
 {
 	(void)state;
@@ -190,6 +215,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		UNIT_TEST(test_session_create_find_end), UNIT_TEST(test_session_idle_expiry),
+		UNIT_TEST(test_session_alive),
 		UNIT_TEST(test_session_absolute_expiry), UNIT_TEST(test_session_table_bounded),
 		UNIT_TEST(test_csrf_compare),            UNIT_TEST(test_throttle),
 		UNIT_TEST(test_throttle_table_bounded),
