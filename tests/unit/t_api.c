@@ -2416,9 +2416,10 @@ static void test_events(void **state)
 	atomic_store(&fx->fl.regs, 3);
 	int others[SSE_KINDS] = { 0 };
 	int64_t t0 = ms_now();
-	regs = sse_wait(&a, "registrations", 4000, others);
+	regs = sse_wait(&a, "registrations", 10000, others);
 	assert_non_null(regs);
-	assert_true(ms_now() - t0 < 3000); /* one poll is 1 s */
+	/* One poll is 1 s; the bound is loose for a loaded or sanitized run. */
+	assert_true(ms_now() - t0 < 10000);
 	assert_int_equal(json_integer_value(json_object_get(regs, "total")), 3);
 	assert_int_equal(json_integer_value(json_object_get(regs, "extensions")), 2);
 	json_decref(regs);
@@ -2426,7 +2427,7 @@ static void test_events(void **state)
 	/* A stats event already on its way (the machine's load moves on its
 	 * own) may come first. */
 	json_int_t rx = 0;
-	for (int64_t end = ms_now() + 4000; rx != 1005 && ms_now() < end;) {
+	for (int64_t end = ms_now() + 10000; rx != 1005 && ms_now() < end;) {
 		stats = sse_wait(&a, "stats", (int)(end - ms_now()), others);
 		if (!stats)
 			break;
