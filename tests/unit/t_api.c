@@ -2415,11 +2415,9 @@ static void test_events(void **state)
 	 * a second phone of 201 (bindings 3, extensions still 2). */
 	atomic_store(&fx->fl.regs, 3);
 	int others[SSE_KINDS] = { 0 };
-	int64_t t0 = ms_now();
+	/* One poll is 1 s; the bound is loose for a loaded or sanitized run. */
 	regs = sse_wait(&a, "registrations", 10000, others);
 	assert_non_null(regs);
-	/* One poll is 1 s; the bound is loose for a loaded or sanitized run. */
-	assert_true(ms_now() - t0 < 10000);
 	assert_int_equal(json_integer_value(json_object_get(regs, "total")), 3);
 	assert_int_equal(json_integer_value(json_object_get(regs, "extensions")), 2);
 	json_decref(regs);
