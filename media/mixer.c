@@ -54,7 +54,9 @@
  * encoder fed without a break (t_mixer checks it); for Opus the decoder
  * goes on from the same audio. The limiter's gain moves along. A G.711
  * talker's upsampler, when it was not fed on the last tick, is primed the
- * same way with the 8 kHz frame before.
+ * same way with the 8 kHz frame before. A listener whose volume changes
+ * moves to another group's encoder without this care: its level steps
+ * there anyway.
  *
  * Ids are the slot in the low MIXER_SLOT_BITS bits and a per-slot
  * generation above, so a stale id is refused in O(1).
