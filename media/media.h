@@ -8,7 +8,8 @@
  * when it writes an SDP (it needs the port at once), tells the leg what was
  * negotiated (media_leg_set), connects two legs (media_bridge) and frees the
  * leg when the call ends. Both legs of a bridge live on the same media
- * thread (media_leg_new's `near`), so the packet path takes no lock.
+ * thread (media_leg_new's `near`, or media_bridge moves one), so the packet
+ * path takes no lock.
  *
  * Per direction of a bridge the engine picks the cheapest path that works:
  *   - same codec and clock, neither side SRTP: forward at once, rewriting
@@ -98,8 +99,14 @@ struct media_leg_params {
 int media_leg_set(struct media_engine *me, media_leg_id id, const struct media_leg_params *p);
 
 /* Connect a and b both ways (each was media_leg_set). A leg is in at most
- * one bridge: bridging replaces an earlier one. 0, ENOENT, or EXDEV when
- * they live on different threads. */
+ * one bridge: bridging replaces an earlier one (its old peer is left
+ * unbridged). When a and b live on different threads, b moves to a's
+ * thread first, whole: sockets, SRTP contexts, its outgoing stream (SSRC,
+ * sequence, timestamp stay continuous), statistics, a tone still playing;
+ * its id stays valid, its events keep coming (none lost or repeated by the
+ * move) and later commands about it reach it there. Packets that reach b
+ * during the move wait in its socket. 0, ENOENT, EINVAL (a == b), ENOMEM,
+ * or EAGAIN (nothing was done). */
 int media_bridge(struct media_engine *me, media_leg_id a, media_leg_id b);
 /* Disconnect id from whatever it is bridged to (both ends stop relaying). */
 int media_unbridge(struct media_engine *me, media_leg_id id);
@@ -123,6 +130,10 @@ int media_tone(struct media_engine *me, media_leg_id id, enum media_tone tone);
  * statistics. The id is invalid from this call on. */
 int media_leg_free(struct media_engine *me, media_leg_id id);
 
+/* The media thread (0 .. threads - 1) the leg lives on now, for logs and
+ * tests. 0, ENOENT or EINVAL. */
+int media_leg_thread(const struct media_engine *me, media_leg_id id, unsigned *thread);
+
 /* ---- events (media threads -> core) ---- */
 
 struct media_leg_stats {
@@ -140,6 +151,8 @@ enum media_ev_kind {
 	MEDIA_EV_LATCHED,   /* addr: first packet, or packets now come from elsewhere */
 	MEDIA_EV_TONE_DONE,
 	MEDIA_EV_CLOSED,    /* stats: the leg is gone */
+	MEDIA_EV_PLAY_DONE, /* the prompts of a media_play ended (or were cut short) */
+	MEDIA_EV_TALKING,   /* talking: a room participant started (1) or stopped (0) talking */
 };
 
 struct media_event {
@@ -149,6 +162,7 @@ struct media_event {
 	char digit;                     /* MEDIA_EV_DTMF: 0-9 * # A-D */
 	struct sockaddr_storage addr;   /* MEDIA_EV_LATCHED */
 	struct media_leg_stats stats;   /* MEDIA_EV_CLOSED */
+	int talking;                    /* MEDIA_EV_TALKING */
 };
 
 /* Readable (EPOLLIN) when events wait; the core adds it to its loop. A
@@ -168,5 +182,39 @@ struct media_totals {
 	uint64_t tick_max_us;     /* worst media tick so far */
 };
 void media_engine_totals(const struct media_engine *me, struct media_totals *out);
+
+/* ---- prompts and conference rooms ----
+ *
+ * Prompts are the codec-neutral 8 kHz files of media/prompt.h, loaded once
+ * at start-up (media_engine_set_prompts). A room
+ * is one mixer (media/mixer.h) on one media thread; its legs must live on
+ * that thread (create them with near = the room's first leg, or let
+ * media_room_join move them as media_bridge does).
+ */
+
+/* Load the prompt files from dir (prompt.h names). Missing files play as
+ * silence and are logged. 0 or an errno. Call before any media_play. */
+int media_engine_set_prompts(struct media_engine *me, const char *dir);
+
+#define MEDIA_PLAY_MAX 16
+/* Play up to MEDIA_PLAY_MAX prompts (enum prompt_id values) one after the
+ * other to the leg in its codec; what the leg would otherwise hear (bridge,
+ * room) is held back meanwhile (a room participant keeps being heard by the
+ * others). MEDIA_EV_PLAY_DONE follows once. A new media_play replaces the
+ * running one (which reports PLAY_DONE). 0, ENOENT, EINVAL. */
+int media_play(struct media_engine *me, media_leg_id id, const uint16_t *prompts, size_t n);
+
+typedef uint32_t media_room_id; /* 0 = none */
+/* A room on the thread of leg near (0: least loaded). 0, ENOMEM. */
+int media_room_new(struct media_engine *me, media_leg_id near, media_room_id *out);
+/* Free the room; its remaining legs leave it (they stay open, unbridged). */
+int media_room_free(struct media_engine *me, media_room_id room);
+/* The leg (media_leg_set already) joins: its audio is mixed, it hears the
+ * others. Ends a bridge or echo. 0, ENOENT, ENOSPC (room full). */
+int media_room_join(struct media_engine *me, media_room_id room, media_leg_id id, bool muted);
+int media_room_leave(struct media_engine *me, media_leg_id id);
+int media_room_mute(struct media_engine *me, media_leg_id id, bool muted);
+/* Listen volume step -4..+4 (3 dB each). */
+int media_room_volume(struct media_engine *me, media_leg_id id, int step);
 
 #endif
