@@ -186,7 +186,7 @@ static int copy_str(char *dst, size_t cap, struct slice s)
 
 /* Is the Contact somewhere other than where the REGISTER came from? Then
  * the phone is behind NAT (or a mangling ALG) and we must use the source. */
-static bool contact_natted(const struct sip_uri *u, const struct sip_dest *src)
+static bool contact_same_host(const struct sip_uri *u, const struct sip_dest *src)
 {
 	char host[64];
 	sip_addr_host(&src->peer, host, sizeof host);
@@ -195,8 +195,37 @@ static bool contact_natted(const struct sip_uri *u, const struct sip_dest *src)
 		h.p++;
 		h.len -= 2;
 	}
+	return slice_ieq_cstr(h, host);
+}
+
+/* Does the top Via's sent-by name the address the request came from? */
+static bool via_is_source(const struct sip_msg *req, const struct sip_dest *src)
+{
+	if (req->nvia == 0)
+		return false;
+	char host[64];
+	sip_addr_host(&src->peer, host, sizeof host);
+	struct slice h = req->via[0].host;
+	if (h.len >= 2 && h.p[0] == '[') {
+		h.p++;
+		h.len -= 2;
+	}
+	uint16_t port = req->via[0].port ? req->via[0].port : 5060;
+	return slice_ieq_cstr(h, host) && port == sip_addr_port(&src->peer);
+}
+
+static bool contact_natted(const struct sip_uri *u, const struct sip_dest *src)
+{
 	uint16_t port = u->port ? u->port : 5060;
-	return !slice_ieq_cstr(h, host) || port != sip_addr_port(&src->peer);
+	return !contact_same_host(u, src) || port != sip_addr_port(&src->peer);
+}
+
+static void sip_dest_set_port(struct sip_dest *d, uint16_t port)
+{
+	if (d->peer.ss_family == AF_INET)
+		((struct sockaddr_in *)&d->peer)->sin_port = htons(port);
+	else if (d->peer.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&d->peer)->sin6_port = htons(port);
 }
 
 static long contact_expires(const struct registrar *r, const struct sip_msg *req,
@@ -262,6 +291,14 @@ static void binding_fill(struct reg_binding *b, const struct sip_msg *req, const
 	b->q = contact_q(c);
 	b->reach = *src;
 	b->natted = contact_natted(&c->na.uri, src);
+	if (b->natted && src->tp == SIP_TP_UDP && contact_same_host(&c->na.uri, src) && via_is_source(req, src)) {
+		/* The REGISTER came from where its Via says and the Contact names
+		 * the same address: no NAT in between. The phone registered from
+		 * another socket than the one it listens on (or for another device
+		 * there, RFC 3261 10.2): requests go to the Contact's port. */
+		sip_dest_set_port(&b->reach, c->na.uri.port ? c->na.uri.port : 5060);
+		b->natted = false;
+	}
 	const struct sip_hdr *ua = sip_msg_hdr(req, SIP_HDR_USER_AGENT);
 	b->user_agent[0] = '\0';
 	if (ua) {

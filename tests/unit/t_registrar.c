@@ -110,6 +110,9 @@ static unsigned fx_advance(struct fx *f, unsigned secs)
 	return timer_heap_run(&f->th, loop_now_ms() + (uint64_t)secs * 1000u);
 }
 
+/* The Via sent-by of the next REGISTERs: where the phone thinks it sends from. */
+static const char *via_sent_by = SRC;
+
 /* Parse a REGISTER for extension 100 with the given Call-ID, CSeq and extra
  * header lines (Contact, Expires, ...). */
 static void build(char *buf, size_t cap, struct sip_msg *m, const char *callid, unsigned cseq,
@@ -117,7 +120,7 @@ static void build(char *buf, size_t cap, struct sip_msg *m, const char *callid, 
 {
 	int n = snprintf(buf, cap,
 			 "REGISTER sip:pbx.test SIP/2.0\r\n"
-			 "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK%u\r\n"
+			 "Via: SIP/2.0/UDP %s;branch=z9hG4bK%u\r\n"
 			 "Max-Forwards: 70\r\n"
 			 "From: <sip:100@pbx.test>;tag=t1\r\n"
 			 "To: <sip:100@pbx.test>\r\n"
@@ -126,7 +129,7 @@ static void build(char *buf, size_t cap, struct sip_msg *m, const char *callid, 
 			 "User-Agent: TestPhone 1.0\r\n"
 			 "%s"
 			 "Content-Length: 0\r\n\r\n",
-			 cseq, callid, cseq, hdrs);
+			 via_sent_by, cseq, callid, cseq, hdrs);
 	assert_true(n > 0 && (size_t)n < cap);
 	assert_int_equal(sip_msg_parse(m, buf, (size_t)n, SIP_DGRAM), 0);
 }
@@ -614,8 +617,11 @@ static void test_nat_and_keepalive(void **state)
 	fx_init(&f);
 	/* Private address in the Contact: NAT. */
 	assert_int_equal(reg(&f, "a@x", 1, "Contact: <sip:100@10.0.0.5:5060>\r\n"), 200);
-	/* Right host, wrong port (a NAT that keeps the address): NAT. */
+	/* Right host, wrong port, and the phone sent from 5070 as its Via says
+	 * (a NAT that keeps the address but not the port): NAT. */
+	via_sent_by = "192.0.2.10:5070";
 	assert_int_equal(reg(&f, "b@x", 1, "Contact: <sip:100@192.0.2.10:5070>\r\n"), 200);
+	via_sent_by = SRC;
 	/* Matches the source, default port 5060: no NAT. */
 	assert_int_equal(reg_aor(&f, "101", "c@x", 1, "Contact: <sip:101@192.0.2.10>\r\n", NULL), 200);
 	assert_true(find_contact(&f, "100", "sip:100@10.0.0.5:5060")->natted);
@@ -623,6 +629,13 @@ static void test_nat_and_keepalive(void **state)
 	assert_false(find_contact(&f, "101", "sip:101@192.0.2.10")->natted);
 	/* Requests go where the REGISTER came from. */
 	assert_true(sip_addr_equal(&find_contact(&f, "100", "sip:100@10.0.0.5:5060")->reach.peer, &f.src.peer));
+	/* Not NAT: the phone sent from where its Via says and names another
+	 * port of its own address (a second socket, or a registration made for
+	 * another device there): requests go to the Contact's port. */
+	assert_int_equal(reg_aor(&f, "102", "d@x", 1, "Contact: <sip:102@192.0.2.10:5090>\r\n", NULL), 200);
+	const struct reg_binding *third = find_contact(&f, "102", "sip:102@192.0.2.10:5090");
+	assert_false(third->natted);
+	assert_int_equal(sip_addr_port(&third->reach.peer), 5090);
 
 	assert_int_equal(fx_advance(&f, 28), 0);
 	assert_int_equal(f.nka, 0);
@@ -632,8 +645,10 @@ static void test_nat_and_keepalive(void **state)
 	assert_int_equal(f.nka, 4);
 
 	/* A refresh from where the Contact says: no longer NATed, no keepalives. */
+	via_sent_by = "192.0.2.10:5070";
 	assert_int_equal(reg(&f, "b@x", 2, "Contact: <sip:100@192.0.2.10:5070>\r\n"), 200);
 	assert_true(find_contact(&f, "100", "sip:100@192.0.2.10:5070")->natted);
+	via_sent_by = SRC;
 	assert_int_equal(sip_addr_parse("192.0.2.10:5070", 5060, &f.src.peer), 0);
 	assert_int_equal(reg(&f, "b@x", 3, "Contact: <sip:100@192.0.2.10:5070>\r\n"), 200);
 	assert_false(find_contact(&f, "100", "sip:100@192.0.2.10:5070")->natted);
@@ -650,7 +665,7 @@ static void test_nat_and_keepalive(void **state)
 	assert_null(find_contact(&f, "100", "sip:100@10.0.0.5:5060"));
 	assert_int_equal(f.nev, 1);
 	assert_int_equal(f.ev[0].what, REG_REMOVED);
-	assert_int_equal(registrar_count(f.r), 2);
+	assert_int_equal(registrar_count(f.r), 3); /* 100 at 5070, 101, 102 */
 	fx_done(&f);
 }
 
