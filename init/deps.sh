@@ -8,9 +8,9 @@ test_deps=no
 
 build="build-essential pkg-config libmicrohttpd-dev libsqlite3-dev libopus-dev libsrtp2-dev
 libjansson-dev libgnutls28-dev nettle-dev libcrypt-dev libopusfile-dev libopusenc-dev
-libspeexdsp-dev flite xxd"
+libspeexdsp-dev flite sox xxd"
 tests="libcmocka-dev perl clang libclang-rt-14-dev valgrind sqlite3 curl sip-tester baresip-core
-sox iproute2 python3 procps kamailio kamailio-sqlite-modules chromium nodejs"
+iproute2 python3 procps kamailio kamailio-sqlite-modules chromium nodejs"
 # npm for the browser test's playwright-core: Debian's package only when no npm came
 # with nodejs (NodeSource's nodejs carries its own and conflicts with Debian's npm)
 command -v npm >/dev/null 2>&1 || tests="$tests npm"
