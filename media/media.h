@@ -38,6 +38,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "prompt.h"
 #include "sdp.h"
 
 typedef uint32_t media_leg_id; /* 0 = none */
@@ -196,13 +197,13 @@ void media_engine_totals(const struct media_engine *me, struct media_totals *out
  * silence and are logged. 0 or an errno. Call before any media_play. */
 int media_engine_set_prompts(struct media_engine *me, const char *dir);
 
-#define MEDIA_PLAY_MAX 16
-/* Play up to MEDIA_PLAY_MAX prompts (enum prompt_id values) one after the
- * other to the leg in its codec; what the leg would otherwise hear (bridge,
- * room) is held back meanwhile (a room participant keeps being heard by the
- * others). MEDIA_EV_PLAY_DONE follows once. A new media_play replaces the
- * running one (which reports PLAY_DONE). 0, ENOENT, EINVAL. */
-int media_play(struct media_engine *me, media_leg_id id, const uint16_t *prompts, size_t n);
+/* Play the prompts of seq (copied) one after the other to the leg in its
+ * codec; what the leg would otherwise hear (bridge, room) is held back
+ * meanwhile (a room participant keeps being heard by the others).
+ * MEDIA_EV_PLAY_DONE follows once. A new media_play replaces the running
+ * one (which reports PLAY_DONE first). An empty seq just stops playing.
+ * 0, ENOENT, EINVAL. */
+int media_play(struct media_engine *me, media_leg_id id, const struct prompt_seq *seq);
 
 typedef uint32_t media_room_id; /* 0 = none */
 /* A room on the thread of leg near (0: least loaded). 0, ENOMEM. */
