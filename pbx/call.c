@@ -1208,6 +1208,9 @@ void call_media_event(struct core *c, const struct media_event *ev)
 	case MEDIA_EV_DTMF:
 		log_debug("call %llu: DTMF %c", call ? (unsigned long long)call->id : 0ULL, ev->digit);
 		return;
+	case MEDIA_EV_PLAY_DONE:
+	case MEDIA_EV_TALKING:
+		return; /* prompts and rooms are not used by calls between extensions */
 	case MEDIA_EV_LATCHED: {
 		char a[SIP_ADDRSTR_MAX];
 		log_debug("media leg %u: sending to %s", ev->leg, sip_addr_str(&ev->addr, a, sizeof a));
