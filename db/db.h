@@ -323,6 +323,17 @@ struct db_room {
 
 #define DB_ROOM_MAX_PARTICIPANTS 500
 
+/* Room options (the flags column). */
+#define ROOM_F_ANNOUNCE 0x1u          /* say when someone joins or leaves */
+#define ROOM_F_WAIT_MODERATOR 0x2u    /* others hear nothing until a moderator joins */
+#define ROOM_F_JOIN_MUTED 0x4u        /* participants (not moderators) join muted */
+#define ROOM_F_END_WITH_MODERATOR 0x8u /* the last moderator leaving ends the room */
+#define ROOM_F_ALL 0xfu
+/* "announce,join-muted,..." -> bits; EINVAL naming the bad word in err. */
+int db_room_flags_parse(const char *list, unsigned *flags, char *err, size_t errcap);
+/* Set the options of a room: 0, ENOENT, EINVAL (unknown bits). */
+int db_room_set_flags(sqlite3 *db, const char *number, unsigned flags);
+
 /* name, pin, moderator_pin may be NULL; max_participants 0 = default 50. */
 int db_room_validate(const char *number, const char *name, const char *pin,
 		     const char *moderator_pin, unsigned max_participants, char *err, size_t errcap);

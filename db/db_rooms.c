@@ -127,3 +127,58 @@ int db_room_list(sqlite3 *db, int (*cb)(void *ctx, const struct db_room *r), voi
 	sqlite3_finalize(st);
 	return ret;
 }
+
+int db_room_flags_parse(const char *list, unsigned *flags, char *err, size_t errcap)
+{
+	static const struct { const char *name; unsigned bit; } names[] = {
+		{ "announce", ROOM_F_ANNOUNCE },
+		{ "wait-moderator", ROOM_F_WAIT_MODERATOR },
+		{ "join-muted", ROOM_F_JOIN_MUTED },
+		{ "end-with-moderator", ROOM_F_END_WITH_MODERATOR },
+	};
+	*flags = 0;
+	const char *p = list ? list : "";
+	while (*p) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		bool found = false;
+		for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+			if (strlen(names[i].name) == len && strncmp(names[i].name, p, len) == 0) {
+				*flags |= names[i].bit;
+				found = true;
+			}
+		}
+		if (!found && len > 0) {
+			snprintf(err, errcap, "options: '%.*s' is not one of announce, wait-moderator, join-muted, "
+					      "end-with-moderator", (int)(len > 40 ? 40 : len), p);
+			return EINVAL;
+		}
+		p = end ? end + 1 : p + len;
+	}
+	return 0;
+}
+
+int db_room_set_flags(sqlite3 *db, const char *number, unsigned flags)
+{
+	if ((flags & ~ROOM_F_ALL) != 0)
+		return EINVAL;
+	if (!db_number_valid(number))
+		return ENOENT;
+	bool owned;
+	int ret = db_write_begin(db, &owned);
+	if (ret != 0)
+		return ret;
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, "UPDATE rooms SET flags = ?2 WHERE number = ?1", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 2, (int)flags);
+		rc = sqlite3_step(st);
+	}
+	if (rc != SQLITE_DONE)
+		ret = db_errno(db, rc);
+	else if (sqlite3_changes(db) == 0)
+		ret = ENOENT;
+	sqlite3_finalize(st);
+	return db_write_end(db, owned, ret);
+}

@@ -44,6 +44,7 @@ static const char usage_text[] =
 	"                        --off takes a comma-separated list\n"
 	"  ext dnd NUM on|off    do not disturb\n"
 	"  room add NUM [--name NAME] [--pin PIN] [--moderator-pin PIN] [--max N]\n"
+	"           [--options announce,wait-moderator,join-muted,end-with-moderator]\n"
 	"  room list             number, name, PIN set, moderator PIN set, max participants\n"
 	"  room del NUM\n"
 	"  admin passwd USER     new password (at least 8 characters) from stdin or prompted\n"
@@ -590,10 +591,11 @@ static int cmd_room(sqlite3 *db, int argc, char **argv)
 	if (strcmp(sub, "add") == 0) {
 		struct opt opts[] = {
 			{ "--pin", NULL }, { "--name", NULL }, { "--moderator-pin", NULL }, { "--max", NULL },
+			{ "--options", NULL },
 		};
 		const char *pos[1];
 		size_t npos;
-		if (!parse_opts(argc - 1, argv + 1, opts, 4, pos, 1, &npos))
+		if (!parse_opts(argc - 1, argv + 1, opts, 5, pos, 1, &npos))
 			return usage(NULL);
 		if (npos != 1)
 			return usage("room add needs NUM");
@@ -607,7 +609,16 @@ static int cmd_room(sqlite3 *db, int argc, char **argv)
 				return fail("room add: --max: 1 to %d", DB_ROOM_MAX_PARTICIPANTS);
 			max = (unsigned)v;
 		}
-		rc = db_room_add(db, pos[0], opts[1].value, opts[0].value, opts[2].value, max, err, sizeof err);
+		unsigned flags = 0;
+		if (db_room_flags_parse(opts[4].value, &flags, err, sizeof err) != 0)
+			return fail("room add: %s", err);
+		/* One transaction: the room never exists without its options. */
+		rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : EIO;
+		if (rc == 0)
+			rc = db_room_add(db, pos[0], opts[1].value, opts[0].value, opts[2].value, max, err, sizeof err);
+		if (rc == 0 && flags && (rc = db_room_set_flags(db, pos[0], flags)) != 0)
+			snprintf(err, sizeof err, "options: %s", strerror(rc));
+		sqlite3_exec(db, rc == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
 		if (rc != 0)
 			return fail("room add: %s", err);
 		printf("room %s added\n", pos[0]);

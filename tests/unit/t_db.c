@@ -488,6 +488,27 @@ static void test_options(void **state)
 	db_close(db);
 }
 
+static void test_room_flags(void **state)
+{
+	(void)state;
+	sqlite3 *db = fresh();
+	char err[200];
+	unsigned f = 99;
+	assert_int_equal(db_room_flags_parse("announce,join-muted", &f, err, sizeof err), 0);
+	assert_int_equal(f, ROOM_F_ANNOUNCE | ROOM_F_JOIN_MUTED);
+	assert_int_equal(db_room_flags_parse("", &f, err, sizeof err), 0);
+	assert_int_equal(f, 0);
+	assert_int_equal(db_room_flags_parse("announce,<script>", &f, err, sizeof err), EINVAL);
+	assert_non_null(strstr(err, "<script>"));
+	assert_int_equal(db_room_add(db, "800", "Team", NULL, NULL, 0, err, sizeof err), 0);
+	assert_int_equal(db_room_set_flags(db, "800", ROOM_F_WAIT_MODERATOR | ROOM_F_END_WITH_MODERATOR), 0);
+	assert_int_equal(query_int(db, "SELECT flags FROM rooms WHERE number = '800'"),
+			 ROOM_F_WAIT_MODERATOR | ROOM_F_END_WITH_MODERATOR);
+	assert_int_equal(db_room_set_flags(db, "801", ROOM_F_ANNOUNCE), ENOENT);
+	assert_int_equal(db_room_set_flags(db, "800", 0x100), EINVAL);
+	sqlite3_close(db);
+}
+
 static void test_rooms_and_collisions(void **state)
 {
 	(void)state;
@@ -1038,6 +1059,7 @@ int main(int argc, char **argv)
 		UNIT_TEST(test_forwarding),
 		UNIT_TEST(test_options),
 		UNIT_TEST(test_rooms_and_collisions),
+		UNIT_TEST(test_room_flags),
 		UNIT_TEST(test_csv_thousand_rows),
 		UNIT_TEST(test_csv_ten_thousand_fast),
 		UNIT_TEST(test_csv_bad_rows_all_or_nothing),
