@@ -3,11 +3,14 @@
  * starting and stopping the media threads, binding port pairs, naming legs,
  * routing commands to the thread a leg lives on, and taking events.
  *
- * A leg id keeps its thread in the low MEDIA_ID_THREAD_BITS bits, so a
- * command is routed without a lookup; the core still keeps the set of live
- * ids (with the thread's leg count and the cookie) to answer ENOENT and
- * to choose the least loaded thread. That set, the port cursor and the id
- * counter belong to the core thread alone.
+ * The core keeps the set of live ids, each with the thread the leg lives
+ * on now and its cookie: commands are routed by it, ENOENT answered from
+ * it, and the threads' leg counts (to choose the least loaded) follow it. A
+ * leg moves when media_bridge joins it to a leg of another thread (struct
+ * leg_move in media_priv.h); its id stays, and so does the thread it was
+ * born on in the id's low MEDIA_ID_THREAD_BITS bits, which only keeps ids
+ * of different threads apart. That set, the moves in flight, the port
+ * cursor and the id counter belong to the core thread alone.
  */
 #include "media_priv.h"
 
@@ -34,6 +37,7 @@ struct core_leg {
 	struct core_leg *next;
 	media_leg_id id;
 	uint64_t cookie;
+	unsigned thread;            /* where it lives now (it moves on media_bridge) */
 };
 
 uint64_t media_now_ns(void)
@@ -48,22 +52,52 @@ static unsigned id_thread(media_leg_id id)
 	return id & ((1u << MEDIA_ID_THREAD_BITS) - 1);
 }
 
+static size_t id_bucket(media_leg_id id)
+{
+	return (id * 2654435761u) >> 18 & (MEDIA_CORE_BUCKETS - 1);
+}
+
 static struct core_leg **id_slot(struct media_engine *me, media_leg_id id)
 {
-	struct core_leg **pp = &me->ids[(id * 2654435761u) >> 18 & (MEDIA_CORE_BUCKETS - 1)];
+	struct core_leg **pp = &me->ids[id_bucket(id)];
 	while (*pp && (*pp)->id != id)
 		pp = &(*pp)->next;
 	return pp;
 }
 
-static struct core_leg *id_find(struct media_engine *me, media_leg_id id)
+static struct core_leg *id_find(const struct media_engine *me, media_leg_id id)
 {
 	if (id == 0 || id_thread(id) >= me->nthreads)
 		return NULL;
-	return *id_slot(me, id);
+	struct core_leg *c = me->ids[id_bucket(id)];
+	while (c && c->id != id)
+		c = c->next;
+	return c;
 }
 
 /* ---------------------------------------------------------------- start */
+
+/* Free the moves the threads are done with; at stop (threads joined) all
+ * of them, closing a leg that was handed over and never taken in. */
+static void moves_collect(struct media_engine *me, bool stopping)
+{
+	/* bounded: one record per media_bridge not yet collected */
+	for (struct leg_move *m = me->moves, *next; m; m = next) {
+		next = m->next;
+		int st = atomic_load_explicit(&m->state, memory_order_acquire);
+		if (!stopping && st != MOVE_DONE)
+			continue;
+		if (stopping && st == MOVE_HANDED && m->leg)
+			media_leg_discard(m->leg);
+		if (m->prev)
+			m->prev->next = m->next;
+		else
+			me->moves = m->next;
+		if (m->next)
+			m->next->prev = m->prev;
+		free(m);
+	}
+}
 
 static void thread_free(struct media_thread *t)
 {
@@ -209,8 +243,10 @@ void media_engine_stop(struct media_engine *me)
 		struct media_thread *t = me->threads[i];
 		if (t && t->running)
 			pthread_join(t->tid, NULL);
-		thread_free(t);
 	}
+	moves_collect(me, true);
+	for (unsigned i = 0; i < me->nthreads; i++)
+		thread_free(me->threads[i]);
 	for (size_t b = 0; b < MEDIA_CORE_BUCKETS; b++) {
 		struct core_leg *c = me->ids[b];
 		while (c) {
@@ -227,14 +263,14 @@ void media_engine_stop(struct media_engine *me)
 
 /* ------------------------------------------------------------- commands */
 
-/* Queue cmd for thread t (copied). A full queue is waited for with a bound:
- * the thread drains thousands of commands a millisecond, so only a stuck
- * thread makes this return EAGAIN. */
-static int cmd_send(struct media_thread *t, const struct media_cmd *cmd)
+/* Wait until thread t's queue has room for n commands. A full queue is
+ * waited for with a bound: the thread drains thousands of commands a
+ * millisecond, so only a stuck thread makes this return EAGAIN. Room, once
+ * there, stays: the core is the queue's only producer. */
+static int cmd_room(struct media_thread *t, uint32_t n)
 {
-	uint32_t slot;
 	uint64_t one = 1;
-	for (unsigned waited = 0; !spsc_slot_put(&t->cmdq, &slot); waited++) {
+	for (unsigned waited = 0; !spsc_room(&t->cmdq, n); waited++) {
 		if (waited == 0 && write(t->cmd_fd, &one, sizeof one) < 0 && errno != EAGAIN)
 			return errno;
 		if (waited >= MEDIA_CMD_WAIT_MS * 10) {
@@ -244,11 +280,28 @@ static int cmd_send(struct media_thread *t, const struct media_cmd *cmd)
 		struct timespec ts = { 0, 100000 };
 		nanosleep(&ts, NULL);
 	}
+	return 0;
+}
+
+/* Queue cmd (copied) where cmd_room found room. */
+static void cmd_put(struct media_thread *t, const struct media_cmd *cmd)
+{
+	uint32_t slot;
+	uint64_t one = 1;
+	if (!spsc_slot_put(&t->cmdq, &slot))
+		return; /* not reached: cmd_room said there was room */
 	t->cmds[slot] = *cmd;
 	spsc_commit(&t->cmdq);
 	if (write(t->cmd_fd, &one, sizeof one) < 0 && errno != EAGAIN)
 		log_warn("media: cannot wake thread %u: %s", t->index, strerror(errno));
-	return 0;
+}
+
+static int cmd_send(struct media_thread *t, const struct media_cmd *cmd)
+{
+	int rc = cmd_room(t, 1);
+	if (rc == 0)
+		cmd_put(t, cmd);
+	return rc;
 }
 
 static int cmd_to(struct media_engine *me, media_leg_id id, struct media_cmd *cmd)
@@ -258,7 +311,7 @@ static int cmd_to(struct media_engine *me, media_leg_id id, struct media_cmd *cm
 		return me ? ENOENT : EINVAL;
 	cmd->leg = id;
 	cmd->cookie = c->cookie;
-	return cmd_send(me->threads[id_thread(id)], cmd);
+	return cmd_send(me->threads[c->thread], cmd);
 }
 
 /* ----------------------------------------------------------------- legs */
@@ -339,9 +392,10 @@ int media_leg_new(struct media_engine *me, const struct sockaddr_storage *local,
 		return EINVAL;
 	unsigned ti;
 	if (near) {
-		if (!id_find(me, near))
+		struct core_leg *n = id_find(me, near);
+		if (!n)
 			return ENOENT;
-		ti = id_thread(near);
+		ti = n->thread;
 	} else {
 		ti = 0;
 		for (unsigned i = 1; i < me->nthreads; i++)
@@ -367,6 +421,7 @@ int media_leg_new(struct media_engine *me, const struct sockaddr_storage *local,
 	}
 	c->id = cmd.leg;
 	c->cookie = cookie;
+	c->thread = ti;
 	struct core_leg **pp = id_slot(me, c->id);
 	c->next = NULL;
 	*pp = c;
@@ -388,18 +443,64 @@ int media_leg_set(struct media_engine *me, media_leg_id id, const struct media_l
 	return rc;
 }
 
+/* b goes to a's thread and is bridged there (struct leg_move). Both
+ * commands are queued or neither. */
+static int bridge_move(struct media_engine *me, struct core_leg *ca, struct core_leg *cb)
+{
+	struct media_thread *from = me->threads[cb->thread], *to = me->threads[ca->thread];
+	moves_collect(me, false);
+	struct leg_move *m = calloc(1, sizeof *m);
+	if (!m)
+		return ENOMEM;
+	int rc = cmd_room(from, 1);
+	if (rc == 0)
+		rc = cmd_room(to, 1);
+	if (rc) {
+		free(m);
+		return rc;
+	}
+	m->to = to;
+	atomic_init(&m->state, MOVE_SENT);
+	m->next = me->moves;
+	if (me->moves)
+		me->moves->prev = m;
+	me->moves = m;
+	struct media_cmd move = { .kind = MEDIA_CMD_MOVE, .leg = cb->id, .cookie = cb->cookie,
+				  .u.move = { .m = m } };
+	struct media_cmd adopt = { .kind = MEDIA_CMD_ADOPT, .leg = cb->id, .cookie = cb->cookie,
+				   .u.move = { .m = m, .other = ca->id } };
+	cmd_put(from, &move);
+	cmd_put(to, &adopt);
+	from->core_legs--;
+	to->core_legs++;
+	cb->thread = ca->thread;
+	return 0;
+}
+
 int media_bridge(struct media_engine *me, media_leg_id a, media_leg_id b)
 {
 	if (!me)
 		return EINVAL;
-	if (!id_find(me, a) || !id_find(me, b))
+	struct core_leg *ca = id_find(me, a), *cb = id_find(me, b);
+	if (!ca || !cb)
 		return ENOENT;
-	if (id_thread(a) != id_thread(b))
-		return EXDEV;
 	if (a == b)
 		return EINVAL;
+	if (ca->thread != cb->thread)
+		return bridge_move(me, ca, cb);
 	struct media_cmd cmd = { .kind = MEDIA_CMD_BRIDGE, .u.other = b };
 	return cmd_to(me, a, &cmd);
+}
+
+int media_leg_thread(const struct media_engine *me, media_leg_id id, unsigned *thread)
+{
+	if (!me || !thread)
+		return EINVAL;
+	struct core_leg *c = id_find(me, id);
+	if (!c)
+		return ENOENT;
+	*thread = c->thread;
+	return 0;
 }
 
 int media_unbridge(struct media_engine *me, media_leg_id id)
@@ -431,8 +532,8 @@ int media_leg_free(struct media_engine *me, media_leg_id id)
 	struct core_leg **pp = id_slot(me, id);
 	struct core_leg *c = *pp;
 	*pp = c->next;
+	me->threads[c->thread]->core_legs--;
 	free(c);
-	me->threads[id_thread(id)]->core_legs--;
 	return 0;
 }
 

@@ -6,8 +6,10 @@
  * media_thread belong to the core thread (the one that calls media.h);
  * struct leg and the thread-side fields belong to that media thread. The
  * two meet only in the single-producer/single-consumer rings below (commands
- * core -> thread, events thread -> core) and in the counters, which each
- * media thread alone writes (relaxed atomics) and anybody may read.
+ * core -> thread, events thread -> core), in the counters, which each
+ * media thread alone writes (relaxed atomics) and anybody may read, and in
+ * struct leg_move, the hand-over of a leg from one media thread to another
+ * (media_bridge of legs on two threads).
  *
  * Files: media_engine.c is the core side (start/stop, ports, ids, queues,
  * events, totals); media_thread.c is a media thread (its epoll loop,
@@ -32,7 +34,7 @@
 #include "srtp_ctx.h"
 #include "transcode.h"
 
-#define MEDIA_MAX_THREADS 64     /* the id keeps the thread in its low 8 bits */
+#define MEDIA_MAX_THREADS 64     /* the id keeps its first thread in its low 8 bits */
 #define MEDIA_ID_THREAD_BITS 8
 #define MEDIA_CMD_QUEUE 4096     /* commands waiting per thread (power of 2) */
 #define MEDIA_EV_QUEUE 4096      /* events waiting per thread (power of 2) */
@@ -77,6 +79,14 @@ static inline void spsc_commit(struct spsc *q)
 	atomic_store_explicit(&q->tail, t + 1, memory_order_release);
 }
 
+/* Producer: whether n more slots are free (the consumer only frees more). */
+static inline bool spsc_room(struct spsc *q, uint32_t n)
+{
+	uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+	uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+	return q->mask + 1 - (t - h) >= n;
+}
+
 /* Consumer: the slot to read, or false when empty. */
 static inline bool spsc_slot_get(struct spsc *q, uint32_t *slot)
 {
@@ -118,7 +128,11 @@ enum media_cmd_kind {
 	MEDIA_CMD_ECHO,
 	MEDIA_CMD_TONE,
 	MEDIA_CMD_FREE,
+	MEDIA_CMD_MOVE,     /* to the leg's thread: hand the leg over (struct leg_move) */
+	MEDIA_CMD_ADOPT,    /* to the new thread: take it in, then bridge it to u.move.other */
 };
+
+struct leg_move;
 
 /* By value through the ring; fds in MEDIA_CMD_ADD pass to the thread. */
 struct media_cmd {
@@ -133,6 +147,10 @@ struct media_cmd {
 		struct media_leg_params set;
 		media_leg_id other;     /* BRIDGE */
 		enum media_tone tone;
+		struct {
+			struct leg_move *m;
+			media_leg_id other; /* ADOPT: bridge the leg to this one */
+		} move;
 	} u;
 };
 
@@ -189,6 +207,8 @@ struct leg {
 	struct leg *tprev, *tnext;  /* legs with tick work (transcoder, tone) */
 	bool on_tick;
 	bool dead;                  /* closed; freed after the current epoll batch */
+	bool moving;                /* detached, handed to another thread after the batch */
+	bool held;                  /* not read while the leg it is to be bridged to moves here */
 	struct leg *dnext;          /* dead list, or the overflow list of CLOSED events */
 	struct media_event closed;  /* CLOSED, kept here until the event queue takes it */
 	bool closed_pending;        /* closed is to be reported */
@@ -257,6 +277,38 @@ struct leg {
 	struct media_leg_stats st;
 };
 
+/* ------------------------------------------------------------ leg move */
+
+/*
+ * A leg going from one media thread to another (media_bridge of legs on two
+ * threads). The core makes it and sends MEDIA_CMD_MOVE to the leg's thread
+ * and MEDIA_CMD_ADOPT to the new one in the same call, so in every queue
+ * the two commands of one move sit in the order the core gave them, and
+ * one thread waiting for a leg cannot wait on another that waits for it.
+ *
+ * The old thread detaches the leg (epoll, id table, lists; its bridge is
+ * ended there) and, once its epoll batch is done, stores it in leg and
+ * publishes state MOVE_HANDED (release); it touches the record no more. The
+ * new thread stops taking commands at ADOPT until it sees MOVE_HANDED
+ * (acquire), so every later command about the leg finds it; it attaches the
+ * leg, bridges it and publishes MOVE_DONE. The record itself belongs to the
+ * core: it is freed by the core once MOVE_DONE, or at media_engine_stop,
+ * which also closes a leg still waiting in it.
+ */
+enum move_state {
+	MOVE_SENT,      /* the commands are queued */
+	MOVE_HANDED,    /* leg (or NULL: there was none) is the new thread's */
+	MOVE_DONE,      /* the new thread took it in */
+};
+
+struct leg_move {
+	struct leg_move *next, *prev;   /* the core's list of moves not yet collected */
+	struct leg_move *tnext;         /* the old thread's list of legs to hand over */
+	struct media_thread *to;        /* the new thread (woken when handed) */
+	struct leg *leg;                /* written by the old thread before MOVE_HANDED */
+	_Atomic int state;              /* enum move_state */
+};
+
 /* ----------------------------------------------------------- the thread */
 
 /* Written by the thread only; read anywhere. */
@@ -302,6 +354,8 @@ struct media_thread {
 	struct leg *dead;
 	struct leg *closed_wait;    /* CLOSED events waiting for room, oldest first */
 	struct leg *closed_wait_tail;
+	struct leg_move *handing;   /* legs detached in this batch, handed over after it */
+	struct leg *held;           /* the leg whose sockets wait for an ADOPT (one at a time) */
 	uint64_t ticks;
 	uint64_t now_ms;            /* of the current loop iteration */
 	uint64_t now_ns;
@@ -327,6 +381,7 @@ struct media_engine {
 	uint32_t id_next;
 	unsigned ev_rr;             /* thread to take events from first */
 	struct core_leg *ids[MEDIA_CORE_BUCKETS];
+	struct leg_move *moves;     /* moves the core made and has not freed */
 };
 
 /* ---- media_thread.c ---- */
@@ -339,6 +394,8 @@ void media_thread_post(struct media_thread *t, struct media_event *ev);
 void media_leg_event(struct leg *l, enum media_ev_kind kind, struct media_event *ev);
 /* Put l on, or take it off, the tick list according to its tick work. */
 void media_leg_tick_update(struct leg *l);
+/* Close and free a leg no thread holds (one left in a move at stop). */
+void media_leg_discard(struct leg *l);
 
 /* ---- media_leg.c ---- */
 /* A socket of the leg is readable: one batch. */

@@ -9,6 +9,11 @@
  * a later event of the same batch, so it is only marked dead and freed once
  * the batch is done. CLOSED events that find the event queue full wait in
  * the leg itself on closed_wait and are retried every loop iteration.
+ *
+ * A leg moving to another thread (struct leg_move in media_priv.h) is
+ * detached at once but handed over only after the batch, for the same
+ * reason; the thread it goes to stops taking commands at the ADOPT until
+ * the leg is there, and goes on relaying its other legs meanwhile.
  */
 #include "media_priv.h"
 
@@ -90,7 +95,7 @@ static struct leg *leg_find(struct media_thread *t, media_leg_id id)
 void media_leg_tick_update(struct leg *l)
 {
 	struct media_thread *t = l->t;
-	bool want = !l->dead && (l->xc || l->tone_on);
+	bool want = !l->dead && !l->moving && (l->xc || l->tone_on);
 	if (want == l->on_tick)
 		return;
 	if (want) {
@@ -120,6 +125,42 @@ static void sock_watch(struct media_thread *t, int fd, struct leg_watch *w)
 		log_err("media: epoll add: %s", strerror(errno));
 }
 
+/* Make l one of t's legs: its table, its list, its epoll, its tick. */
+static void leg_link(struct media_thread *t, struct leg *l)
+{
+	l->t = t;
+	struct leg **pp = leg_slot(t, l->id);
+	l->hnext = *pp;
+	*pp = l;
+	l->prev = NULL;
+	l->next = t->legs;
+	if (t->legs)
+		t->legs->prev = l;
+	t->legs = l;
+	sock_watch(t, l->rtp_fd, &l->w_rtp);
+	sock_watch(t, l->rtcp_fd, &l->w_rtcp);
+	media_leg_tick_update(l);
+	ctr_add(&t->ctr.legs, 1);
+}
+
+/* The reverse; l stays whole (sockets open). Take it off the tick list
+ * first (dead or moving set). */
+static void leg_unlink(struct media_thread *t, struct leg *l)
+{
+	epoll_ctl(t->epfd, EPOLL_CTL_DEL, l->rtp_fd, NULL);
+	epoll_ctl(t->epfd, EPOLL_CTL_DEL, l->rtcp_fd, NULL);
+	*leg_slot(t, l->id) = l->hnext;
+	l->hnext = NULL;
+	if (l->prev)
+		l->prev->next = l->next;
+	else
+		t->legs = l->next;
+	if (l->next)
+		l->next->prev = l->prev;
+	l->prev = l->next = NULL;
+	ctr_add(&t->ctr.legs, (uint64_t)-1);
+}
+
 static void cmd_add(struct media_thread *t, const struct media_cmd *c)
 {
 	struct leg *l = calloc(1, sizeof *l);
@@ -133,7 +174,6 @@ static void cmd_add(struct media_thread *t, const struct media_cmd *c)
 	}
 	l->id = c->leg;
 	l->cookie = c->cookie;
-	l->t = t;
 	l->rtp_fd = c->u.add.rtp_fd;
 	l->rtcp_fd = c->u.add.rtcp_fd;
 	l->port = c->u.add.port;
@@ -143,16 +183,7 @@ static void cmd_add(struct media_thread *t, const struct media_cmd *c)
 	tx_stream_init(&l->tx);
 	rtp_stats_init(&l->rs);
 	dtmf_rx_init(&l->drx);
-	struct leg **pp = leg_slot(t, l->id);
-	l->hnext = *pp;
-	*pp = l;
-	l->next = t->legs;
-	if (t->legs)
-		t->legs->prev = l;
-	t->legs = l;
-	sock_watch(t, l->rtp_fd, &l->w_rtp);
-	sock_watch(t, l->rtcp_fd, &l->w_rtcp);
-	ctr_add(&t->ctr.legs, 1);
+	leg_link(t, l);
 }
 
 static void bridge_end(struct leg *l)
@@ -184,20 +215,11 @@ static void leg_close(struct leg *l, bool report)
 	if (lost > 0)
 		ctr_add(&t->ctr.lost_packets, (uint64_t)lost);
 	leg_release(l);
+	l->dead = true;
 	media_leg_tick_update(l);
-	epoll_ctl(t->epfd, EPOLL_CTL_DEL, l->rtp_fd, NULL);
-	epoll_ctl(t->epfd, EPOLL_CTL_DEL, l->rtcp_fd, NULL);
+	leg_unlink(t, l);
 	close(l->rtp_fd);
 	close(l->rtcp_fd);
-	*leg_slot(t, l->id) = l->hnext;
-	if (l->prev)
-		l->prev->next = l->next;
-	else
-		t->legs = l->next;
-	if (l->next)
-		l->next->prev = l->prev;
-	l->dead = true;
-	ctr_add(&t->ctr.legs, (uint64_t)-1);
 	l->closed = ev;
 	l->dnext = t->dead;
 	t->dead = l;
@@ -250,12 +272,9 @@ static void cmd_set(struct media_thread *t, struct media_cmd *c)
 		leg_path_update(l->peer);
 }
 
-static void cmd_bridge(struct media_thread *t, const struct media_cmd *c)
+static void bridge_pair(struct leg *a, struct leg *b)
 {
-	struct leg *a = leg_find(t, c->leg), *b = leg_find(t, c->u.other);
-	if (!a || !b || a == b)
-		return;
-	if (a->peer == b)
+	if (!a || !b || a == b || a->peer == b)
 		return;
 	if (a->peer || a->echo)
 		bridge_end(a);
@@ -269,6 +288,89 @@ static void cmd_bridge(struct media_thread *t, const struct media_cmd *c)
 	leg_path_update(b);
 }
 
+/* MOVE, on the leg's thread: end its bridge here, detach it; it is handed
+ * over after the batch (handing_flush). */
+static void cmd_move(struct media_thread *t, const struct media_cmd *c)
+{
+	struct leg_move *m = c->u.move.m;
+	struct leg *l = leg_find(t, c->leg);
+	m->leg = l;
+	if (l) {
+		if (l->peer || l->echo)
+			bridge_end(l);
+		l->moving = true;
+		media_leg_tick_update(l);
+		leg_unlink(t, l);
+	}
+	m->tnext = t->handing;
+	t->handing = m;
+}
+
+/* Publish what this batch detached; the records are not ours after that. */
+static void handing_flush(struct media_thread *t)
+{
+	while (t->handing) {
+		struct leg_move *m = t->handing;
+		struct media_thread *to = m->to;
+		t->handing = m->tnext;
+		atomic_store_explicit(&m->state, MOVE_HANDED, memory_order_release);
+		uint64_t one = 1;
+		if (write(to->cmd_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+			log_warn("media: cannot wake thread %u: %s", to->index, strerror(errno));
+	}
+}
+
+/* While a leg moves here to be bridged to l, l's packets wait in its
+ * sockets (out of epoll, not merely skipped: a socket error would keep a
+ * level-triggered watch firing): sent after media_bridge, they belong to
+ * the new bridge, as they would on one thread where commands come first. */
+static void hold(struct media_thread *t, struct leg *l, bool on)
+{
+	if (on) {
+		if (!l || l->held)
+			return;
+		epoll_ctl(t->epfd, EPOLL_CTL_DEL, l->rtp_fd, NULL);
+		epoll_ctl(t->epfd, EPOLL_CTL_DEL, l->rtcp_fd, NULL);
+		l->held = true;
+		t->held = l;
+	} else if (t->held) {
+		l = t->held;
+		l->held = false;
+		t->held = NULL;
+		sock_watch(t, l->rtp_fd, &l->w_rtp);
+		sock_watch(t, l->rtcp_fd, &l->w_rtcp);
+	}
+}
+
+/* ADOPT, on the new thread: false while the leg is still on its way (the
+ * command stays first in the queue and holds back the ones after it). */
+static bool cmd_adopt(struct media_thread *t, const struct media_cmd *c)
+{
+	struct leg_move *m = c->u.move.m;
+	if (atomic_load_explicit(&m->state, memory_order_acquire) == MOVE_SENT) {
+		hold(t, leg_find(t, c->u.move.other), true);
+		return false;
+	}
+	hold(t, NULL, false);
+	struct leg *l = m->leg;
+	if (l) {
+		l->moving = false;
+		leg_link(t, l);
+		bridge_pair(leg_find(t, c->u.move.other), l);
+	}
+	atomic_store_explicit(&m->state, MOVE_DONE, memory_order_release);
+	return true;
+}
+
+void media_leg_discard(struct leg *l)
+{
+	l->dead = true;
+	leg_release(l);
+	close(l->rtp_fd);
+	close(l->rtcp_fd);
+	free(l);
+}
+
 static void cmd_run(struct media_thread *t, struct media_cmd *c)
 {
 	struct leg *l;
@@ -280,7 +382,7 @@ static void cmd_run(struct media_thread *t, struct media_cmd *c)
 		cmd_set(t, c);
 		break;
 	case MEDIA_CMD_BRIDGE:
-		cmd_bridge(t, c);
+		bridge_pair(leg_find(t, c->leg), leg_find(t, c->u.other));
 		break;
 	case MEDIA_CMD_UNBRIDGE:
 		if ((l = leg_find(t, c->leg)) && (l->peer || l->echo))
@@ -302,6 +404,11 @@ static void cmd_run(struct media_thread *t, struct media_cmd *c)
 	case MEDIA_CMD_FREE:
 		cmd_free(t, c);
 		break;
+	case MEDIA_CMD_MOVE:
+		cmd_move(t, c);
+		break;
+	case MEDIA_CMD_ADOPT:
+		break; /* cmds_drain */
 	}
 }
 
@@ -315,6 +422,10 @@ static void cmds_drain(struct media_thread *t, bool stopping)
 	for (unsigned n = 0; n < MEDIA_CMD_QUEUE && spsc_slot_get(&t->cmdq, &slot); n++) {
 		struct media_cmd *c = &t->cmds[slot];
 		if (!stopping) {
+			/* a leg on its way: read the eventfd first (above), so the
+			 * wake-up of its hand-over is not lost */
+			if (c->kind == MEDIA_CMD_ADOPT && !cmd_adopt(t, c))
+				return;
 			cmd_run(t, c);
 		} else if (c->kind == MEDIA_CMD_ADD) {
 			close(c->u.add.rtp_fd);
@@ -412,14 +523,17 @@ void *media_thread_main(void *arg)
 				on_tick(t);
 			} else {
 				struct leg_watch *w = p;
-				if (!w->leg->dead)
+				if (!w->leg->dead && !w->leg->moving && !w->leg->held)
 					leg_readable(w->leg, w->rtcp);
 			}
 		}
 		dead_free(t);
 		closed_wait_flush(t);
+		handing_flush(t);
 	}
-	/* stopping: close what is left without events */
+	/* stopping: close what is left without events; a move not handed
+	 * over leaves the leg here, one handed over and not adopted is closed
+	 * by media_engine_stop */
 	cmds_drain(t, true);
 	while (t->legs)
 		leg_close(t->legs, false);

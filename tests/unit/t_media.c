@@ -15,7 +15,11 @@
  * PCMA and Opus <-> PCMU (a 1 kHz tone keeps its band); raw (video)
  * legs forwarded untouched; a leg on IPv6; CLOSED not lost when the core
  * leaves the event queue full; CLOSED with statistics, and the error
- * returns.
+ * returns. Bridging legs of two threads: the leg moves with its stream
+ * (SSRC and sequence continuous both ways, statistics, later commands),
+ * a tone keeps playing across the move, and packets flowing both ways
+ * while legs move back and forth are neither lost (beyond a bound) nor
+ * doubled; CLOSED once per leg.
  *
  * Every wait is poll() with a bound; nothing sleeps to hide a race.
  */
@@ -409,6 +413,271 @@ static void test_relay(void **state)
 	assert_int_equal(tot.legs, 0);
 	phone_close(&c.pa);
 	phone_close(&c.pb);
+	engine_stop(me);
+}
+
+/* -------------------------------------------------- bridge across threads */
+
+static unsigned thread_of(struct media_engine *me, media_leg_id id)
+{
+	unsigned t = 0;
+	assert_int_equal(media_leg_thread(me, id, &t), 0);
+	return t;
+}
+
+/* After a leg is freed, no second CLOSED about it comes. */
+static void no_more_closed(struct media_engine *me, const media_leg_id *ids, size_t n)
+{
+	ev_settle(me, 200);
+	for (size_t i = 0; i < n; i++)
+		assert_false(ev_pop(MEDIA_EV_CLOSED, ids[i], NULL));
+}
+
+/* The attended transfer: a (bridged to x) and b (bridged to y) were in two
+ * calls on two threads; bridging a and b moves b to a's thread. Each phone
+ * that stays sees its stream go on: same SSRC, next sequence number. */
+static void test_bridge_threads(void **state)
+{
+	(void)state;
+	struct media_engine *me = eng(2, 0, 0);
+	struct phone pa, pb, px, py;
+	phone_open(&pa);
+	phone_open(&pb);
+	phone_open(&px);
+	phone_open(&py);
+	uint16_t port_a, port_b, port_x, port_y;
+	media_leg_id a = leg_new(me, 0, 1, &port_a), b = leg_new(me, 0, 2, &port_b);
+	media_leg_id x = leg_new(me, a, 3, &port_x), y = leg_new(me, b, 4, &port_y);
+	/* the least loaded thread each time: two threads */
+	assert_int_not_equal(thread_of(me, a), thread_of(me, b));
+	assert_int_equal(thread_of(me, x), thread_of(me, a));
+	assert_int_equal(thread_of(me, y), thread_of(me, b));
+	struct media_leg_params p = g711(&pa, SDP_CODEC_PCMU, 0);
+	assert_int_equal(media_leg_set(me, a, &p), 0);
+	p = g711(&px, SDP_CODEC_PCMU, 0);
+	assert_int_equal(media_leg_set(me, x, &p), 0);
+	p = g711(&py, SDP_CODEC_PCMU, 0);
+	assert_int_equal(media_leg_set(me, y, &p), 0);
+	struct media_leg_params pbp = g711(&pb, SDP_CODEC_PCMU, 96);
+	assert_int_equal(media_leg_set(me, b, &pbp), 0);
+	assert_int_equal(media_bridge(me, a, x), 0);
+	assert_int_equal(media_bridge(me, b, y), 0);
+
+	/* the two calls, each on its own thread */
+	uint32_t ssrc_a = 0, ssrc_b = 0, ssrc_x = 0, ssrc_y = 0, ts_a = 0, ts_b = 0, ts_x = 0, ts_y = 0;
+	uint16_t seq_a = 0, seq_b = 0, seq_x = 0, seq_y = 0;
+	bool first_a = true, first_b = true, first_x = true, first_y = true;
+	relay_check(&px, port_x, &pa, 0, 0, 100, 1000, 0xaa01, 10, &ssrc_a, &seq_a, &ts_a, &first_a,
+		    true);
+	relay_check(&pa, port_a, &px, 0, 0, 200, 2000, 0xaa02, 10, &ssrc_x, &seq_x, &ts_x, &first_x,
+		    true);
+	relay_check(&py, port_y, &pb, 0, 96, 300, 3000, 0xbb01, 10, &ssrc_b, &seq_b, &ts_b, &first_b,
+		    true);
+	relay_check(&pb, port_b, &py, 96, 0, 400, 4000, 0xbb02, 10, &ssrc_y, &seq_y, &ts_y, &first_y,
+		    true);
+
+	/* the transfer: b moves to a's thread */
+	assert_int_equal(media_bridge(me, a, b), 0);
+	assert_int_equal(thread_of(me, b), thread_of(me, a));
+	assert_int_not_equal(thread_of(me, y), thread_of(me, a));
+	relay_check(&pa, port_a, &pb, 0, 96, 210, 2000 + 1600, 0xaa02, 10, &ssrc_b, &seq_b, &ts_b,
+		    &first_b, true);
+	relay_check(&pb, port_b, &pa, 96, 0, 410, 4000 + 1600, 0xbb02, 10, &ssrc_a, &seq_a, &ts_a,
+		    &first_a, true);
+	/* the phones that left hear nothing from the others any more */
+	uint8_t pl[160] = { 0 }, buf[2048];
+	struct rtp_hdr h;
+	send_rtp(&px, port_x, 0, 110, 1000 + 1600, 0xaa01, pl, sizeof pl);
+	send_rtp(&py, port_y, 0, 310, 3000 + 1600, 0xbb01, pl, sizeof pl);
+	assert_false(recv_rtp(&pa, buf, sizeof buf, 200, &h));
+	assert_false(recv_rtp(&pb, buf, sizeof buf, 10, &h));
+
+	/* later commands reach b on its new thread: a new payload type */
+	pbp.pt = 97;
+	assert_int_equal(media_leg_set(me, b, &pbp), 0);
+	relay_check(&pa, port_a, &pb, 0, 97, 220, 2000 + 3200, 0xaa02, 5, &ssrc_b, &seq_b, &ts_b,
+		    &first_b, true);
+	assert_int_equal(media_tone(me, b, MEDIA_TONE_CONFIRM), 0);
+	assert_true(ev_wait(me, MEDIA_EV_TONE_DONE, b, WAIT_MS, NULL));
+	phone_drain(&pb);
+
+	/* statistics came along: b received 10 + 1 (before) and 10 (after) */
+	struct media_leg_stats sb = leg_free(me, b, 2);
+	assert_int_equal(sb.rx_packets, 20);
+	assert_true(sb.tx_packets >= 10 + 10 + 5 + 20);
+	struct media_leg_stats sa = leg_free(me, a, 1);
+	assert_int_equal(sa.rx_packets, 10 + 10 + 5);
+	assert_int_equal(sa.tx_packets, 20);
+	leg_free(me, x, 3);
+	leg_free(me, y, 4);
+	const media_leg_id ids[] = { a, b, x, y };
+	no_more_closed(me, ids, 4);
+	struct media_totals tot;
+	media_engine_totals(me, &tot);
+	assert_int_equal(tot.legs, 0);
+	phone_close(&pa);
+	phone_close(&pb);
+	phone_close(&px);
+	phone_close(&py);
+	engine_stop(me);
+}
+
+/* A tone playing on a leg goes on, packet after packet, on its new thread,
+ * and reports TONE_DONE once. */
+static void test_bridge_threads_tone(void **state)
+{
+	(void)state;
+	struct media_engine *me = eng(2, 0, 0);
+	struct phone pa, pb;
+	phone_open(&pa);
+	phone_open(&pb);
+	uint16_t port_a, port_b;
+	media_leg_id a = leg_new(me, 0, 1, &port_a), b = leg_new(me, 0, 2, &port_b);
+	assert_int_not_equal(thread_of(me, a), thread_of(me, b));
+	struct media_leg_params p = g711(&pa, SDP_CODEC_PCMU, 0);
+	assert_int_equal(media_leg_set(me, a, &p), 0);
+	p = g711(&pb, SDP_CODEC_PCMU, 0);
+	assert_int_equal(media_leg_set(me, b, &p), 0);
+	assert_int_equal(media_tone(me, b, MEDIA_TONE_CONFIRM), 0);
+	uint8_t buf[2048];
+	struct rtp_hdr h;
+	uint16_t seq = 0;
+	uint32_t ts = 0, ssrc = 0;
+	unsigned pkts = 0;
+	while (recv_rtp(&pb, buf, sizeof buf, 300, &h)) {
+		if (pkts) {
+			assert_int_equal(h.ssrc, ssrc);
+			assert_int_equal(h.seq, (uint16_t)(seq + 1));
+			/* the bridge makes a new source of the tone: the time
+			 * between two packets may show there */
+			assert_true(rtp_ts_diff(ts, h.ts) >= 160);
+			assert_true(rtp_ts_diff(ts, h.ts) < 8000);
+		}
+		ssrc = h.ssrc;
+		seq = h.seq;
+		ts = h.ts;
+		if (++pkts == 5)
+			assert_int_equal(media_bridge(me, a, b), 0);
+	}
+	assert_int_equal(pkts, 20);
+	assert_true(ev_wait(me, MEDIA_EV_TONE_DONE, b, WAIT_MS, NULL));
+	/* then the bridge: a's phone is heard, the stream goes on */
+	bool first = false;
+	relay_check(&pa, port_a, &pb, 0, 0, 1, 160, 0xa, 5, &ssrc, &seq, &ts, &first, true);
+	ev_settle(me, 100);
+	assert_false(ev_pop(MEDIA_EV_TONE_DONE, b, NULL));
+	leg_free(me, a, 1);
+	leg_free(me, b, 2);
+	const media_leg_id ids[] = { a, b };
+	no_more_closed(me, ids, 2);
+	phone_close(&pa);
+	phone_close(&pb);
+	engine_stop(me);
+}
+
+/* What one phone heard during the flowing test. */
+struct heard {
+	unsigned pkts;
+	bool any;
+	uint16_t last_seq;
+};
+
+/* Read what waits at p: each packet's payload names its sender (0 = phone
+ * A, 1 = phone B) and index, which must not have been heard before. */
+static void flow_take(struct phone *p, struct heard *hd, uint8_t (*seen)[2][1024])
+{
+	uint8_t buf[2048];
+	struct rtp_hdr h;
+	size_t n;
+	while ((n = phone_recv(p, buf, sizeof buf, 0, NULL))) {
+		if (rtp_is_rtcp(buf, n))
+			continue;
+		assert_int_equal(rtp_parse(buf, n, &h), 0);
+		assert_true(h.payload_len >= 3);
+		unsigned from = h.payload[0], idx = (unsigned)h.payload[1] << 8 | h.payload[2];
+		assert_true(from < 2 && idx < 1024);
+		assert_int_equal((*seen)[from][idx], 0);
+		(*seen)[from][idx] = 1;
+		if (hd->any)
+			assert_true(rtp_seq_diff(hd->last_seq, h.seq) > 0);
+		hd->any = true;
+		hd->last_seq = h.seq;
+		hd->pkts++;
+	}
+}
+
+/* Packets flow both ways, one each way a millisecond, while b moves to a's
+ * thread (bridged to a) and back (bridged to y again, a to x). Every packet
+ * is heard at most once, each phone's stream keeps increasing, and only
+ * the few packets of the moment a is unbridged may be lost. */
+static void test_bridge_threads_flowing(void **state)
+{
+	(void)state;
+	enum { N = 600, MOVE1 = 200, MOVE2 = 400, LOSS_MAX = 6 };
+	struct media_engine *me = eng(2, 0, 0);
+	struct phone pa, pb, px, py;
+	phone_open(&pa);
+	phone_open(&pb);
+	phone_open(&px);
+	phone_open(&py);
+	uint16_t port_a, port_b, port_x, port_y;
+	media_leg_id a = leg_new(me, 0, 1, &port_a), b = leg_new(me, 0, 2, &port_b);
+	media_leg_id x = leg_new(me, a, 3, &port_x), y = leg_new(me, b, 4, &port_y);
+	assert_int_not_equal(thread_of(me, a), thread_of(me, b));
+	struct phone *ph[4] = { &pa, &pb, &px, &py };
+	media_leg_id legs[4] = { a, b, x, y };
+	for (int i = 0; i < 4; i++) {
+		struct media_leg_params p = g711(ph[i], SDP_CODEC_PCMU, 0);
+		assert_int_equal(media_leg_set(me, legs[i], &p), 0);
+	}
+	assert_int_equal(media_bridge(me, a, x), 0);
+	assert_int_equal(media_bridge(me, b, y), 0);
+	static uint8_t seen[2][1024];
+	memset(seen, 0, sizeof seen);
+	struct heard hd[4];
+	memset(hd, 0, sizeof hd);
+	uint64_t t0 = now_ms();
+	for (unsigned i = 0; i < N; i++) {
+		uint8_t pl[160] = { 0, (uint8_t)(i >> 8), (uint8_t)i };
+		send_rtp(&pa, port_a, 0, (uint16_t)(1000 + i), 160 * i, 0xa, pl, sizeof pl);
+		pl[0] = 1;
+		send_rtp(&pb, port_b, 0, (uint16_t)(5000 + i), 160 * i, 0xb, pl, sizeof pl);
+		if (i == MOVE1)
+			assert_int_equal(media_bridge(me, a, b), 0);
+		if (i == MOVE2) {
+			assert_int_equal(media_bridge(me, y, b), 0);
+			assert_int_equal(media_bridge(me, a, x), 0);
+			assert_int_equal(thread_of(me, b), thread_of(me, y));
+		}
+		/* a millisecond a packet, taking what arrives meanwhile */
+		for (uint64_t due = t0 + i + 1, t; (t = now_ms()) < due;) {
+			struct pollfd pfd[4];
+			for (int k = 0; k < 4; k++)
+				pfd[k] = (struct pollfd){ .fd = ph[k]->fd, .events = POLLIN };
+			if (poll(pfd, 4, (int)(due - t)) > 0)
+				for (int k = 0; k < 4; k++)
+					flow_take(ph[k], &hd[k], &seen);
+		}
+	}
+	/* what is still on its way */
+	for (uint64_t end = now_ms() + 300, t; (t = now_ms()) < end;) {
+		struct pollfd pfd[4];
+		for (int k = 0; k < 4; k++)
+			pfd[k] = (struct pollfd){ .fd = ph[k]->fd, .events = POLLIN };
+		if (poll(pfd, 4, (int)(end - t)) > 0)
+			for (int k = 0; k < 4; k++)
+				flow_take(ph[k], &hd[k], &seen);
+	}
+	/* A's packets went to x, then b, then x; B's to y, then a, then y */
+	unsigned from_a = hd[1].pkts + hd[2].pkts, from_b = hd[0].pkts + hd[3].pkts;
+	if (from_a + LOSS_MAX < N || from_b + LOSS_MAX < N)
+		fail_msg("heard %u of phone A's %u packets, %u of phone B's", from_a, N, from_b);
+	assert_true(hd[0].pkts > 0 && hd[1].pkts > 0);
+	for (int i = 0; i < 4; i++)
+		leg_free(me, legs[i], (uint64_t)i + 1);
+	no_more_closed(me, legs, 4);
+	for (int i = 0; i < 4; i++)
+		phone_close(ph[i]);
 	engine_stop(me);
 }
 
@@ -1371,7 +1640,12 @@ static void test_errors(void **state)
 	media_leg_id b = leg_new(me, 0, 2, &p2);
 	assert_int_equal(p2, port_base());
 	/* least loaded: b went to the other thread */
-	assert_int_equal(media_bridge(me, a, b), EXDEV);
+	unsigned ta = 9, tb = 9;
+	assert_int_equal(media_leg_thread(me, a, &ta), 0);
+	assert_int_equal(media_leg_thread(me, b, &tb), 0);
+	assert_true(ta < 2 && tb < 2 && ta != tb);
+	assert_int_equal(media_leg_thread(me, 12345, &ta), ENOENT);
+	assert_int_equal(media_bridge(me, a, a), EINVAL);
 	assert_int_equal(media_leg_new(me, &local, 12345, 3, &x, &p2), ENOENT);
 	assert_int_equal(media_bridge(me, a, 12345), ENOENT);
 	struct media_leg_params p = g711(NULL, SDP_CODEC_PCMU, 0);
@@ -1452,6 +1726,9 @@ int main(int argc, char **argv)
 	warm_up();
 	const struct CMUnitTest tests[] = {
 		UNIT_TEST(test_relay),
+		UNIT_TEST(test_bridge_threads),
+		UNIT_TEST(test_bridge_threads_tone),
+		UNIT_TEST(test_bridge_threads_flowing),
 		UNIT_TEST(test_latch),
 		UNIT_TEST(test_direction),
 		UNIT_TEST(test_timeout),
