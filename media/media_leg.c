@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sip_addr.h"
 
 #define TONE_RATE 8000
 #define TONE_AMPLITUDE 8000.0 /* about -12 dBFS */
@@ -33,42 +34,12 @@
 
 /* ------------------------------------------------------------- helpers */
 
-static socklen_t sa_len(const struct sockaddr_storage *a)
-{
-	return a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-}
-
-static uint16_t sa_port(const struct sockaddr_storage *a)
-{
-	if (a->ss_family == AF_INET)
-		return ntohs(((const struct sockaddr_in *)a)->sin_port);
-	if (a->ss_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)a)->sin6_port);
-	return 0;
-}
-
 static void sa_set_port(struct sockaddr_storage *a, uint16_t port)
 {
 	if (a->ss_family == AF_INET)
 		((struct sockaddr_in *)a)->sin_port = htons(port);
 	else if (a->ss_family == AF_INET6)
 		((struct sockaddr_in6 *)a)->sin6_port = htons(port);
-}
-
-static bool sa_eq(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	if (a->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-		return x->sin6_port == y->sin6_port &&
-		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
-	}
-	return false;
 }
 
 /* 0.0.0.0 or :: (RFC 2543 hold), or no address at all */
@@ -227,7 +198,7 @@ static void send_batched(struct leg *to, uint8_t *buf, size_t len, size_t payloa
 	b->iov[b->n] = (struct iovec){ .iov_base = buf, .iov_len = len };
 	b->msg[b->n].msg_hdr = (struct msghdr){
 		.msg_name = &to->dst,
-		.msg_namelen = sa_len(&to->dst),
+		.msg_namelen = sip_addr_len(&to->dst),
 		.msg_iov = &b->iov[b->n],
 		.msg_iovlen = 1,
 	};
@@ -241,7 +212,7 @@ static void send_now(struct leg *to, uint8_t *buf, size_t len, size_t cap, size_
 	if (!protect(to, buf, &len, cap))
 		return;
 	if (sendto(to->rtp_fd, buf, len, MSG_DONTWAIT, (struct sockaddr *)&to->dst,
-		   sa_len(&to->dst)) < 0) {
+		   sip_addr_len(&to->dst)) < 0) {
 		log_debug("media: leg %u: send: %s", to->id, strerror(errno));
 		return;
 	}
@@ -260,7 +231,7 @@ static void latch_apply(struct leg *l)
 		l->dst_rtcp = l->dst;
 	} else if (!l->rtcp_from_peer) {
 		l->dst_rtcp = l->latch_addr;
-		sa_set_port(&l->dst_rtcp, (uint16_t)(sa_port(&l->latch_addr) + 1));
+		sa_set_port(&l->dst_rtcp, (uint16_t)(sip_addr_port(&l->latch_addr) + 1));
 	}
 	if (!l->latch_reported) {
 		struct media_event ev;
@@ -283,11 +254,11 @@ static void latch(struct leg *l, const struct sockaddr_storage *src)
 		latch_apply(l);
 		return;
 	}
-	if (sa_eq(src, &l->latch_addr)) {
+	if (sip_addr_equal(src, &l->latch_addr)) {
 		l->cand_count = 0;
 		return;
 	}
-	if (l->cand_count && sa_eq(src, &l->cand)) {
+	if (l->cand_count && sip_addr_equal(src, &l->cand)) {
 		l->cand_count++;
 	} else {
 		l->cand = *src;
@@ -325,16 +296,17 @@ int leg_apply_params(struct leg *l, const struct media_leg_params *old, bool was
 {
 	struct media_thread *t = l->t;
 	const struct media_leg_params *p = &l->p;
-	l->have_dst = p->remote.ss_family && sa_port(&p->remote) && !sa_unspecified(&p->remote);
+	l->have_dst = p->remote.ss_family && sip_addr_port(&p->remote) &&
+		      !sa_unspecified(&p->remote);
 	if (l->have_dst) {
 		l->dst = p->remote;
 		if (p->rtcp_mux) {
 			l->dst_rtcp = p->remote;
-		} else if (p->remote_rtcp.ss_family && sa_port(&p->remote_rtcp)) {
+		} else if (p->remote_rtcp.ss_family && sip_addr_port(&p->remote_rtcp)) {
 			l->dst_rtcp = p->remote_rtcp;
 		} else {
 			l->dst_rtcp = p->remote;
-			sa_set_port(&l->dst_rtcp, (uint16_t)(sa_port(&p->remote) + 1));
+			sa_set_port(&l->dst_rtcp, (uint16_t)(sip_addr_port(&p->remote) + 1));
 		}
 	}
 	l->rtcp_from_peer = false;
@@ -519,7 +491,7 @@ static void rtcp_in(struct leg *l, uint8_t *buf, size_t len, const struct sockad
 		}
 		int fd = to->p.rtcp_mux ? to->rtp_fd : to->rtcp_fd;
 		if (sendto(fd, buf, len, MSG_DONTWAIT, (struct sockaddr *)&to->dst_rtcp,
-			   sa_len(&to->dst_rtcp)) < 0)
+			   sip_addr_len(&to->dst_rtcp)) < 0)
 			log_debug("media: leg %u: RTCP send: %s", to->id, strerror(errno));
 	}
 }
@@ -828,7 +800,7 @@ static void rtcp_send(struct leg *l, uint64_t now_ms, uint64_t now_ns)
 	}
 	int fd = l->p.rtcp_mux ? l->rtp_fd : l->rtcp_fd;
 	if (sendto(fd, buf, off, MSG_DONTWAIT, (struct sockaddr *)&l->dst_rtcp,
-		   sa_len(&l->dst_rtcp)) < 0)
+		   sip_addr_len(&l->dst_rtcp)) < 0)
 		log_debug("media: leg %u: RTCP send: %s", l->id, strerror(errno));
 	l->sent_since_report = false;
 }
