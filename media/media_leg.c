@@ -578,11 +578,14 @@ struct tone_seg {
 	uint16_t ms;
 };
 
+/* Each ends in 400 ms of silence: a phone plays what its jitter buffer holds
+ * only while packets keep coming, so without it the last beep is lost when
+ * the PBX hangs up right after the tone. */
 static const struct tone_seg tone_confirm[] = {
-	{ 600, 100 }, { 0, 50 }, { 800, 100 }, { 0, 50 }, { 1000, 100 },
+	{ 600, 100 }, { 0, 50 }, { 800, 100 }, { 0, 50 }, { 1000, 100 }, { 0, 400 },
 };
 static const struct tone_seg tone_error[] = {
-	{ 400, 250 }, { 0, 150 }, { 400, 250 },
+	{ 400, 250 }, { 0, 150 }, { 400, 250 }, { 0, 400 },
 };
 
 static const struct tone_seg *tone_segs(enum media_tone tone, size_t *n)

@@ -464,7 +464,8 @@ static void test_bridge_threads(void **state)
 	assert_int_equal(media_bridge(me, b, y), 0);
 
 	/* the two calls, each on its own thread */
-	uint32_t ssrc_a = 0, ssrc_b = 0, ssrc_x = 0, ssrc_y = 0, ts_a = 0, ts_b = 0, ts_x = 0, ts_y = 0;
+	uint32_t ssrc_a = 0, ssrc_b = 0, ssrc_x = 0, ssrc_y = 0;
+	uint32_t ts_a = 0, ts_b = 0, ts_x = 0, ts_y = 0;
 	uint16_t seq_a = 0, seq_b = 0, seq_x = 0, seq_y = 0;
 	bool first_a = true, first_b = true, first_x = true, first_y = true;
 	relay_check(&px, port_x, &pa, 0, 0, 100, 1000, 0xaa01, 10, &ssrc_a, &seq_a, &ts_a, &first_a,
@@ -559,7 +560,7 @@ static void test_bridge_threads_tone(void **state)
 		if (++pkts == 5)
 			assert_int_equal(media_bridge(me, a, b), 0);
 	}
-	assert_int_equal(pkts, 20);
+	assert_int_equal(pkts, 40); /* 800 ms of tone with its silent tail */
 	assert_true(ev_wait(me, MEDIA_EV_TONE_DONE, b, WAIT_MS, NULL));
 	/* then the bridge: a's phone is heard, the stream goes on */
 	bool first = false;
@@ -1152,11 +1153,13 @@ static void test_tone(void **state)
 	assert_true(ev_wait(me, MEDIA_EV_TONE_DONE, a, WAIT_MS, NULL));
 	struct media_leg_params p = g711(&pa, SDP_CODEC_PCMU, 0);
 	assert_int_equal(media_leg_set(me, a, &p), 0);
-	int16_t pcm[8000];
+	int16_t pcm[9600];
 	size_t n;
-	/* three 100 ms beeps rising 600, 800, 1000 Hz, 50 ms apart: 400 ms */
-	unsigned pkts = play_tone(me, a, &pa, MEDIA_TONE_CONFIRM, pcm, 8000, &n);
-	assert_int_equal(pkts, 20);
+	/* three 100 ms beeps rising 600, 800, 1000 Hz, 50 ms apart, then 400 ms
+	 * of silence: 800 ms */
+	unsigned pkts = play_tone(me, a, &pa, MEDIA_TONE_CONFIRM, pcm, 9600, &n);
+	assert_int_equal(pkts, 40);
+	assert_true(total_power(pcm + 3400, 3000) < 1e3); /* the silent tail */
 	const double hz[3] = { 600, 800, 1000 };
 	for (int b = 0; b < 3; b++) {
 		const int16_t *beep = pcm + b * 1200 + 80; /* inside beep b */
@@ -1167,9 +1170,9 @@ static void test_tone(void **state)
 		if (b < 2)
 			assert_true(total_power(pcm + b * 1200 + 820, 360) < 1e3);
 	}
-	/* two 250 ms beeps at 400 Hz */
-	pkts = play_tone(me, a, &pa, MEDIA_TONE_ERROR, pcm, 8000, &n);
-	assert_int_equal(pkts, 33);
+	/* two 250 ms beeps at 400 Hz, 150 ms apart, and 400 ms of silence */
+	pkts = play_tone(me, a, &pa, MEDIA_TONE_ERROR, pcm, 9600, &n);
+	assert_int_equal(pkts, 53);
 	assert_true(band_power(pcm + 200, 1600, 8000, 400) / total_power(pcm + 200, 1600) > 0.8);
 	assert_true(band_power(pcm + 3400, 1600, 8000, 400) / total_power(pcm + 3400, 1600) > 0.8);
 	/* a second tone interrupts the first; each reports once */
