@@ -31,9 +31,14 @@
 #include "log.h"
 #include "sd_notify.h"
 
+#ifndef PBX_PROMPT_DIR
+#define PBX_PROMPT_DIR "/usr/local/share/pbxd/prompts" /* the Makefile sets it from --prefix */
+#endif
+
 struct pbxd_opts {
 	char db[PATH_MAX];
 	char spool[PATH_MAX];
+	char prompts[PATH_MAX];
 	char sip_listen[CORE_MAX_LISTEN][128];
 	unsigned nsip;
 	char http_listen[128];
@@ -47,9 +52,11 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: pbxd [--db FILE] [--spool DIR] [--sip-listen ADDR:PORT]... [--http-listen ADDR:PORT]\n"
-		"            [--rtp-ports LO-HI] [--config FILE] [--log-level LEVEL] [--sip-trace] [--no-demo]\n"
+		"            [--rtp-ports LO-HI] [--prompts DIR] [--config FILE] [--log-level LEVEL] [--sip-trace]\n"
+		"            [--no-demo]\n"
 		"defaults: --db ./var/pbx.db --spool ./var/spool --sip-listen 0.0.0.0:5060 --sip-listen [::]:5060\n"
-		"          --http-listen 0.0.0.0:8080 --rtp-ports 10000-20000 --log-level notice\n");
+		"          --http-listen 0.0.0.0:8080 --rtp-ports 10000-20000 --log-level notice\n"
+		"          --prompts ./build/prompts when it exists (a build tree), else " PBX_PROMPT_DIR "\n");
 }
 
 static int parse_rtp(const char *s, struct pbxd_opts *o)
@@ -72,6 +79,8 @@ static int set_opt(struct pbxd_opts *o, const char *name, const char *val, bool 
 		snprintf(o->db, sizeof o->db, "%s", val);
 	else if (strcmp(name, "spool") == 0)
 		snprintf(o->spool, sizeof o->spool, "%s", val);
+	else if (strcmp(name, "prompts") == 0)
+		snprintf(o->prompts, sizeof o->prompts, "%s", val);
 	else if (strcmp(name, "sip-listen") == 0) {
 		if (o->nsip >= CORE_MAX_LISTEN) {
 			fprintf(stderr, "pbxd: at most %d --sip-listen addresses\n", CORE_MAX_LISTEN);
@@ -251,6 +260,8 @@ int main(int argc, char **argv)
 	memset(&o, 0, sizeof o);
 	snprintf(o.db, sizeof o.db, "./var/pbx.db");
 	snprintf(o.spool, sizeof o.spool, "./var/spool");
+	/* Run from a build tree (quickstart, tests), the prompts are there. */
+	snprintf(o.prompts, sizeof o.prompts, "%s", access("build/prompts", R_OK) == 0 ? "build/prompts" : PBX_PROMPT_DIR);
 	snprintf(o.http_listen, sizeof o.http_listen, "0.0.0.0:8080");
 	o.rtp_lo = 10000;
 	o.rtp_hi = 20000;
@@ -267,6 +278,7 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "db", required_argument, NULL, 'd' },
 		{ "spool", required_argument, NULL, 's' },
+		{ "prompts", required_argument, NULL, 'p' },
 		{ "sip-listen", required_argument, NULL, 'S' },
 		{ "http-listen", required_argument, NULL, 'H' },
 		{ "rtp-ports", required_argument, NULL, 'r' },
@@ -283,6 +295,7 @@ int main(int argc, char **argv)
 		switch (ch) {
 		case 'd': err = set_opt(&o, "db", optarg, false); break;
 		case 's': err = set_opt(&o, "spool", optarg, false); break;
+		case 'p': err = set_opt(&o, "prompts", optarg, false); break;
 		case 'S':
 			if (!cli_sip) { /* command-line addresses replace the file's */
 				o.nsip = 0;
@@ -315,7 +328,8 @@ int main(int argc, char **argv)
 	log_set_level((enum log_level)o.log_level);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
-	struct core_opts co = { .db_path = o.db, .sip_trace = o.sip_trace, .rtp_lo = (uint16_t)o.rtp_lo, .rtp_hi = (uint16_t)o.rtp_hi };
+	struct core_opts co = { .db_path = o.db, .sip_trace = o.sip_trace, .rtp_lo = (uint16_t)o.rtp_lo, .rtp_hi = (uint16_t)o.rtp_hi,
+				.prompt_dir = o.prompts };
 	for (unsigned i = 0; i < o.nsip; i++) {
 		if (sip_addr_parse(o.sip_listen[i], 5060, &co.sip[co.nsip]) != 0) {
 			fprintf(stderr, "pbxd: --sip-listen '%s' is not ADDR:PORT\n", o.sip_listen[i]);
