@@ -26,7 +26,8 @@
  * producer); the engine's threads are its own. media_engine_stop joins them.
  *
  * Commands (media_leg_new, _set, media_bridge, _unbridge, media_echo,
- * media_tone, media_leg_free) go to the leg's thread through a bounded queue;
+ * media_tone, media_play, media_room_*, media_leg_free) go to the leg's (or
+ * room's) thread through a bounded queue;
  * each may also return EAGAIN when that thread has not taken a command for
  * a second (a stuck thread): nothing was done and the id stays valid.
  */
@@ -52,9 +53,11 @@ struct media_engine_cfg {
 	uint32_t timeout_ms;    /* no RTP/RTCP from a leg that should be sending: MEDIA_EV_TIMEOUT; 0 = off */
 	uint32_t hold_timeout_ms; /* the same for a leg on hold (it may stop sending); 0 = off */
 	bool realtime;          /* try SCHED_FIFO for the media threads (logged when refused) */
+	const char *prompt_dir; /* prompt files (media_engine_set_prompts), read at start; NULL = none */
 };
 
-/* Start the threads. 0, EINVAL (bad ports), ENOMEM, or a pthread/epoll errno. */
+/* Start the threads (and load the prompts of cfg->prompt_dir). 0, EINVAL
+ * (bad ports), ENOMEM, or a pthread/epoll errno. */
 int media_engine_start(struct media_engine **out, const struct media_engine_cfg *cfg);
 /* Stop and join the threads, close every leg (no events). NULL is fine. */
 void media_engine_stop(struct media_engine *me);
@@ -187,35 +190,56 @@ void media_engine_totals(const struct media_engine *me, struct media_totals *out
 /* ---- prompts and conference rooms ----
  *
  * Prompts are the codec-neutral 8 kHz files of media/prompt.h, loaded once
- * at start-up (media_engine_set_prompts). A room
- * is one mixer (media/mixer.h) on one media thread; its legs must live on
+ * at start-up (media_engine_cfg.prompt_dir, or media_engine_set_prompts). A
+ * room is one mixer (media/mixer.h) on one media thread; its legs live on
  * that thread (create them with near = the room's first leg, or let
- * media_room_join move them as media_bridge does).
+ * media_room_join move them as media_bridge does). A leg is in at most one
+ * of: a bridge, an echo, a room; entering one ends the others (media_unbridge
+ * leaves a room alone).
  */
 
 /* Load the prompt files from dir (prompt.h names). Missing files play as
- * silence and are logged. 0 or an errno. Call before any media_play. */
+ * nothing and are logged. A table loaded before is kept until
+ * media_engine_stop (a prompt may still be playing from it). 0 or an errno
+ * (EINVAL, ENOMEM). Call before any media_play. */
 int media_engine_set_prompts(struct media_engine *me, const char *dir);
 
 /* Play the prompts of seq (copied) one after the other to the leg in its
- * codec; what the leg would otherwise hear (bridge, room) is held back
- * meanwhile (a room participant keeps being heard by the others).
- * MEDIA_EV_PLAY_DONE follows once. A new media_play replaces the running
- * one (which reports PLAY_DONE first). An empty seq just stops playing.
- * 0, ENOENT, EINVAL. */
+ * codec, in 20 ms packets; what the leg would otherwise hear (bridge, room)
+ * is held back meanwhile (a room participant keeps being heard by the
+ * others), and its DTMF is still reported. MEDIA_EV_PLAY_DONE follows once
+ * per media_play with prompts: after the last packet, or when it is cut
+ * short (another media_play, a tone, a codec the leg cannot be given), or
+ * at once when there is nothing to play (no prompts loaded, all of seq's
+ * missing, a leg not yet media_leg_set or raw). A new media_play replaces
+ * the running one (which reports PLAY_DONE first). An empty seq just stops
+ * playing (the running one reports; the empty one does not). A tone stops
+ * a prompt and a prompt a tone, each reporting. 0, ENOENT, EINVAL. */
 int media_play(struct media_engine *me, media_leg_id id, const struct prompt_seq *seq);
 
 typedef uint32_t media_room_id; /* 0 = none */
-/* A room on the thread of leg near (0: least loaded). 0, ENOMEM. */
+/* A room on the thread of leg near (0: least loaded). 0, ENOENT (near),
+ * ENOMEM, EAGAIN. */
 int media_room_new(struct media_engine *me, media_leg_id near, media_room_id *out);
-/* Free the room; its remaining legs leave it (they stay open, unbridged). */
+/* Free the room; its remaining legs leave it (they stay open, unbridged).
+ * 0, ENOENT, EAGAIN. */
 int media_room_free(struct media_engine *me, media_room_id room);
-/* The leg (media_leg_set already) joins: its audio is mixed, it hears the
- * others. Ends a bridge or echo. 0, ENOENT, ENOSPC (room full). */
+/* The leg joins: its audio is mixed, it hears the others, each in its own
+ * codec (PCMU, PCMA or Opus; a leg with another codec, or not yet
+ * media_leg_set, is a member that is neither heard nor hears until a
+ * media_leg_set gives it one). Ends a bridge, an echo or another room. A
+ * leg of another thread moves to the room's first, as in media_bridge.
+ * Joining again the room it is in only sets muted. Telephone-events are
+ * reported (MEDIA_EV_DTMF), not mixed; talking changes come as
+ * MEDIA_EV_TALKING. 0, ENOENT, ENOSPC (room full), ENOMEM, EAGAIN. */
 int media_room_join(struct media_engine *me, media_room_id room, media_leg_id id, bool muted);
+/* Leave the room (the leg stays open, unbridged); 0 also when it was in
+ * none. 0, ENOENT, EAGAIN. */
 int media_room_leave(struct media_engine *me, media_leg_id id);
+/* Muted: still hears, is not heard. 0, ENOENT (also: in no room), EAGAIN. */
 int media_room_mute(struct media_engine *me, media_leg_id id, bool muted);
-/* Listen volume step -4..+4 (3 dB each). */
+/* Listen volume step -4..+4 (3 dB each). 0, ENOENT (also: in no room),
+ * EINVAL, EAGAIN. */
 int media_room_volume(struct media_engine *me, media_leg_id id, int step);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * media_engine.c: the core thread's side of the media engine (media.h):
- * starting and stopping the media threads, binding port pairs, naming legs,
- * routing commands to the thread a leg lives on, and taking events.
+ * starting and stopping the media threads, binding port pairs, naming legs
+ * and rooms, routing commands to the thread a leg or room lives on, the
+ * prompt table, and taking events.
  *
  * The core keeps the set of live ids, each with the thread the leg lives
  * on now and its cookie: commands are routed by it, ENOENT answered from
@@ -11,6 +12,13 @@
  * born on in the id's low MEDIA_ID_THREAD_BITS bits, which only keeps ids
  * of different threads apart. That set, the moves in flight, the port
  * cursor and the id counter belong to the core thread alone.
+ *
+ * Rooms are named the same way: the core keeps each live room id with its
+ * thread (rooms never move) and its members as the core sees them, so that
+ * a join of a leg from another thread moves the leg first, a full room is
+ * refused at once, and a leg that is bridged, echoed, freed or joins
+ * elsewhere stops counting as a member. The thread's own state follows the
+ * same commands in the same order.
  */
 #include "media_priv.h"
 
@@ -38,6 +46,23 @@ struct core_leg {
 	media_leg_id id;
 	uint64_t cookie;
 	unsigned thread;            /* where it lives now (it moves on media_bridge) */
+	struct core_room *room;     /* the room it joined, or NULL */
+	struct core_leg *rprev, *rnext; /* that room's members */
+};
+
+/* A live room id. */
+struct core_room {
+	struct core_room *next;
+	media_room_id id;
+	unsigned thread;            /* where its mixer is */
+	unsigned members;
+	struct core_leg *first;
+};
+
+/* A prompt table replaced by media_engine_set_prompts, kept until stop. */
+struct prompt_keep {
+	struct prompt_keep *next;
+	struct prompt_table *table;
 };
 
 uint64_t media_now_ns(void)
@@ -197,10 +222,17 @@ int media_engine_start(struct media_engine **out, const struct media_engine_cfg 
 	me->port_cursor = rnd[0] % me->npairs; /* a restart does not reuse the last ports first */
 	snprintf(me->cname, sizeof me->cname, "pbx-%08x", rnd[1]);
 	me->id_next = 1;
+	me->cfg.prompt_dir = NULL; /* the caller's string, read only here */
+	me->room_next = 1;
 	me->threads = calloc(n, sizeof *me->threads);
 	if (!me->threads) {
 		free(me);
 		return ENOMEM;
+	}
+	if (cfg->prompt_dir && *cfg->prompt_dir &&
+	    (rc = media_engine_set_prompts(me, cfg->prompt_dir)) != 0) {
+		log_err("media: prompts from %s: %s", cfg->prompt_dir, strerror(rc));
+		goto fail;
 	}
 	me->ev_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (me->ev_fd < 0) {
@@ -254,6 +286,18 @@ void media_engine_stop(struct media_engine *me)
 			free(c);
 			c = next;
 		}
+	}
+	while (me->rooms) {
+		struct core_room *r = me->rooms;
+		me->rooms = r->next;
+		free(r);
+	}
+	prompt_table_free(me->prompts);
+	while (me->prompts_old) {
+		struct prompt_keep *k = me->prompts_old;
+		me->prompts_old = k->next;
+		prompt_table_free(k->table);
+		free(k);
 	}
 	if (me->ev_fd >= 0)
 		close(me->ev_fd);
@@ -402,7 +446,7 @@ int media_leg_new(struct media_engine *me, const struct sockaddr_storage *local,
 			if (me->threads[i]->core_legs < me->threads[ti]->core_legs)
 				ti = i;
 	}
-	struct core_leg *c = malloc(sizeof *c);
+	struct core_leg *c = calloc(1, sizeof *c);
 	if (!c)
 		return ENOMEM;
 	struct media_cmd cmd = { .kind = MEDIA_CMD_ADD, .cookie = cookie };
@@ -443,18 +487,21 @@ int media_leg_set(struct media_engine *me, media_leg_id id, const struct media_l
 	return rc;
 }
 
-/* b goes to a's thread and is bridged there (struct leg_move). Both
- * commands are queued or neither. */
-static int bridge_move(struct media_engine *me, struct core_leg *ca, struct core_leg *cb)
+/* c goes to thread to_i (struct leg_move) and, when other is not 0, is
+ * bridged there to it. Both commands are queued or neither; extra more
+ * commands will fit in to_i's queue after them (the caller's, queued with
+ * cmd_put). */
+static int leg_move(struct media_engine *me, struct core_leg *c, unsigned to_i, media_leg_id other,
+		    uint32_t extra)
 {
-	struct media_thread *from = me->threads[cb->thread], *to = me->threads[ca->thread];
+	struct media_thread *from = me->threads[c->thread], *to = me->threads[to_i];
 	moves_collect(me, false);
 	struct leg_move *m = calloc(1, sizeof *m);
 	if (!m)
 		return ENOMEM;
 	int rc = cmd_room(from, 1);
 	if (rc == 0)
-		rc = cmd_room(to, 1);
+		rc = cmd_room(to, 1 + extra);
 	if (rc) {
 		free(m);
 		return rc;
@@ -465,16 +512,44 @@ static int bridge_move(struct media_engine *me, struct core_leg *ca, struct core
 	if (me->moves)
 		me->moves->prev = m;
 	me->moves = m;
-	struct media_cmd move = { .kind = MEDIA_CMD_MOVE, .leg = cb->id, .cookie = cb->cookie,
+	struct media_cmd move = { .kind = MEDIA_CMD_MOVE, .leg = c->id, .cookie = c->cookie,
 				  .u.move = { .m = m } };
-	struct media_cmd adopt = { .kind = MEDIA_CMD_ADOPT, .leg = cb->id, .cookie = cb->cookie,
-				   .u.move = { .m = m, .other = ca->id } };
+	struct media_cmd adopt = { .kind = MEDIA_CMD_ADOPT, .leg = c->id, .cookie = c->cookie,
+				   .u.move = { .m = m, .other = other } };
 	cmd_put(from, &move);
 	cmd_put(to, &adopt);
 	from->core_legs--;
 	to->core_legs++;
-	cb->thread = ca->thread;
+	c->thread = to_i;
 	return 0;
+}
+
+/* The leg is no longer a member of a room (as the core sees it). */
+static void room_detach(struct core_leg *c)
+{
+	struct core_room *r = c->room;
+	if (!r)
+		return;
+	if (c->rprev)
+		c->rprev->rnext = c->rnext;
+	else
+		r->first = c->rnext;
+	if (c->rnext)
+		c->rnext->rprev = c->rprev;
+	c->rprev = c->rnext = NULL;
+	c->room = NULL;
+	r->members--;
+}
+
+static void room_attach(struct core_room *r, struct core_leg *c)
+{
+	c->room = r;
+	c->rprev = NULL;
+	c->rnext = r->first;
+	if (r->first)
+		r->first->rprev = c;
+	r->first = c;
+	r->members++;
 }
 
 int media_bridge(struct media_engine *me, media_leg_id a, media_leg_id b)
@@ -486,10 +561,19 @@ int media_bridge(struct media_engine *me, media_leg_id a, media_leg_id b)
 		return ENOENT;
 	if (a == b)
 		return EINVAL;
-	if (ca->thread != cb->thread)
-		return bridge_move(me, ca, cb);
-	struct media_cmd cmd = { .kind = MEDIA_CMD_BRIDGE, .u.other = b };
-	return cmd_to(me, a, &cmd);
+	int rc;
+	if (ca->thread != cb->thread) {
+		rc = leg_move(me, cb, ca->thread, ca->id, 0);
+	} else {
+		struct media_cmd cmd = { .kind = MEDIA_CMD_BRIDGE, .u.other = b };
+		rc = cmd_to(me, a, &cmd);
+	}
+	if (rc == 0) {
+		/* a bridge ends the rooms of both */
+		room_detach(ca);
+		room_detach(cb);
+	}
+	return rc;
 }
 
 int media_leg_thread(const struct media_engine *me, media_leg_id id, unsigned *thread)
@@ -512,7 +596,10 @@ int media_unbridge(struct media_engine *me, media_leg_id id)
 int media_echo(struct media_engine *me, media_leg_id id)
 {
 	struct media_cmd cmd = { .kind = MEDIA_CMD_ECHO };
-	return cmd_to(me, id, &cmd);
+	int rc = cmd_to(me, id, &cmd);
+	if (rc == 0)
+		room_detach(id_find(me, id));
+	return rc;
 }
 
 int media_tone(struct media_engine *me, media_leg_id id, enum media_tone tone)
@@ -532,9 +619,189 @@ int media_leg_free(struct media_engine *me, media_leg_id id)
 	struct core_leg **pp = id_slot(me, id);
 	struct core_leg *c = *pp;
 	*pp = c->next;
+	room_detach(c);
 	me->threads[c->thread]->core_legs--;
 	free(c);
 	return 0;
+}
+
+/* -------------------------------------------------------------- prompts */
+
+int media_engine_set_prompts(struct media_engine *me, const char *dir)
+{
+	if (!me || !dir || !*dir)
+		return EINVAL;
+	struct prompt_table *t = NULL;
+	unsigned missing = 0;
+	int rc = prompt_table_load(dir, &t, &missing);
+	if (rc)
+		return rc;
+	if (me->prompts) {
+		struct prompt_keep *k = malloc(sizeof *k);
+		if (!k) {
+			prompt_table_free(t);
+			return ENOMEM;
+		}
+		k->table = me->prompts;
+		k->next = me->prompts_old;
+		me->prompts_old = k;
+	}
+	/* the table reaches a thread inside a command (release/acquire on the
+	 * queue), after it is whole */
+	me->prompts = t;
+	log_info("media: prompts from %s (%u of %d missing)", dir, missing, PROMPT_COUNT - 1);
+	return 0;
+}
+
+int media_play(struct media_engine *me, media_leg_id id, const struct prompt_seq *seq)
+{
+	if (!seq || seq->n > PROMPT_SEQ_MAX)
+		return EINVAL;
+	for (unsigned i = 0; i < seq->n; i++)
+		if (seq->id[i] >= PROMPT_COUNT)
+			return EINVAL;
+	struct media_cmd cmd = { .kind = MEDIA_CMD_PLAY };
+	cmd.u.play.table = me ? me->prompts : NULL;
+	cmd.u.play.seq = *seq;
+	return cmd_to(me, id, &cmd);
+}
+
+/* ---------------------------------------------------------------- rooms */
+
+static struct core_room *room_by_id(const struct media_engine *me, media_room_id id)
+{
+	struct core_room *r = me->rooms;
+	while (r && r->id != id)
+		r = r->next;
+	return r;
+}
+
+int media_room_new(struct media_engine *me, media_leg_id near, media_room_id *out)
+{
+	if (!me || !out)
+		return EINVAL;
+	unsigned ti = 0;
+	if (near) {
+		struct core_leg *n = id_find(me, near);
+		if (!n)
+			return ENOENT;
+		ti = n->thread;
+	} else {
+		for (unsigned i = 1; i < me->nthreads; i++)
+			if (me->threads[i]->core_legs < me->threads[ti]->core_legs)
+				ti = i;
+	}
+	media_room_id id;
+	/* bounded: live rooms are far fewer than ids */
+	do {
+		id = me->room_next++;
+	} while (id == 0 || room_by_id(me, id));
+	struct core_room *cr = calloc(1, sizeof *cr);
+	if (!cr)
+		return ENOMEM;
+	struct media_cmd cmd = { .kind = MEDIA_CMD_ROOM_NEW, .u.room = { .id = id } };
+	int rc = room_new(id, &cmd.u.room.r);
+	if (rc == 0) {
+		rc = cmd_send(me->threads[ti], &cmd);
+		if (rc)
+			room_discard(cmd.u.room.r);
+	}
+	if (rc) {
+		free(cr);
+		return rc;
+	}
+	cr->id = id;
+	cr->thread = ti;
+	cr->next = me->rooms;
+	me->rooms = cr;
+	*out = id;
+	return 0;
+}
+
+int media_room_free(struct media_engine *me, media_room_id room)
+{
+	if (!me)
+		return EINVAL;
+	struct core_room **pp = &me->rooms;
+	while (*pp && (*pp)->id != room)
+		pp = &(*pp)->next;
+	struct core_room *r = *pp;
+	if (!r || room == 0)
+		return ENOENT;
+	struct media_cmd cmd = { .kind = MEDIA_CMD_ROOM_FREE, .u.room = { .id = room } };
+	int rc = cmd_send(me->threads[r->thread], &cmd);
+	if (rc)
+		return rc;
+	/* bounded: each pass takes one member off */
+	while (r->first)
+		room_detach(r->first);
+	*pp = r->next;
+	free(r);
+	return 0;
+}
+
+int media_room_join(struct media_engine *me, media_room_id room, media_leg_id id, bool muted)
+{
+	if (!me)
+		return EINVAL;
+	struct core_room *r = room ? room_by_id(me, room) : NULL;
+	struct core_leg *c = id_find(me, id);
+	if (!r || !c)
+		return ENOENT;
+	if (c->room != r && r->members >= MIXER_MAX)
+		return ENOSPC;
+	struct media_cmd join = { .kind = MEDIA_CMD_ROOM_JOIN, .leg = id, .cookie = c->cookie,
+				  .u.room = { .id = room, .muted = muted } };
+	int rc;
+	if (c->thread != r->thread) {
+		/* the leg comes to the room's thread first, as in media_bridge */
+		rc = leg_move(me, c, r->thread, 0, 1);
+		if (rc == 0)
+			cmd_put(me->threads[r->thread], &join);
+	} else {
+		rc = cmd_send(me->threads[r->thread], &join);
+	}
+	if (rc)
+		return rc;
+	if (c->room != r) {
+		room_detach(c);
+		room_attach(r, c);
+	}
+	return 0;
+}
+
+int media_room_leave(struct media_engine *me, media_leg_id id)
+{
+	struct core_leg *c = me ? id_find(me, id) : NULL;
+	if (!c)
+		return me ? ENOENT : EINVAL;
+	if (!c->room)
+		return 0;
+	struct media_cmd cmd = { .kind = MEDIA_CMD_ROOM_LEAVE };
+	int rc = cmd_to(me, id, &cmd);
+	if (rc == 0)
+		room_detach(c);
+	return rc;
+}
+
+int media_room_mute(struct media_engine *me, media_leg_id id, bool muted)
+{
+	struct core_leg *c = me ? id_find(me, id) : NULL;
+	if (!c || !c->room)
+		return me ? ENOENT : EINVAL;
+	struct media_cmd cmd = { .kind = MEDIA_CMD_ROOM_MUTE, .u.room = { .muted = muted } };
+	return cmd_to(me, id, &cmd);
+}
+
+int media_room_volume(struct media_engine *me, media_leg_id id, int step)
+{
+	struct core_leg *c = me ? id_find(me, id) : NULL;
+	if (!c || !c->room)
+		return me ? ENOENT : EINVAL;
+	if (step < MIXER_VOL_MIN || step > MIXER_VOL_MAX)
+		return EINVAL;
+	struct media_cmd cmd = { .kind = MEDIA_CMD_ROOM_VOLUME, .u.room = { .volume = step } };
+	return cmd_to(me, id, &cmd);
 }
 
 /* --------------------------------------------------------------- events */

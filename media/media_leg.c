@@ -7,12 +7,13 @@
  * DTMF receiver. Then it goes where the leg's path says: back to the leg
  * (echo), to the bridged leg untouched (raw), rewritten in place and sent in
  * the same recvmmsg batch (relay: payload type, SSRC, sequence, timestamp;
- * protected again for an SRTP peer), or into the transcoder, which the tick
- * empties.
+ * protected again for an SRTP peer), into the transcoder, which the tick
+ * empties, or into its conference room's mixer (media_room.c).
  *
  * Everything a leg sends goes through its struct tx_stream, so the phone
  * sees one SSRC with a continuous sequence and timestamp whether the audio
- * comes from the other phone, a transcoder, a tone or itself.
+ * comes from the other phone, a transcoder, a tone, a prompt, a room's mix
+ * or itself.
  */
 #include "media_priv.h"
 
@@ -74,6 +75,27 @@ static uint32_t leg_clock(const struct leg *l)
 static bool can_send(const struct leg *l)
 {
 	return l->set && l->have_dst && (leg_dir(l) & SDP_DIR_SEND);
+}
+
+bool leg_can_send(const struct leg *l)
+{
+	return can_send(l);
+}
+
+/* A tone or a prompt holds back everything else the leg would be sent. */
+static bool busy(const struct leg *l)
+{
+	return l->tone_on || l->play;
+}
+
+bool leg_hears(const struct leg *l)
+{
+	return can_send(l) && !busy(l);
+}
+
+uint32_t leg_rtp_clock(const struct leg *l)
+{
+	return leg_clock(l);
 }
 
 static uint64_t src_key(enum leg_src kind, uint32_t gen, uint32_t sub)
@@ -206,7 +228,7 @@ static void send_batched(struct leg *to, uint8_t *buf, size_t len, size_t payloa
 	count_tx(to, len, payload_len);
 }
 
-/* Send now (tick work: transcoder, tone); buf has cap bytes. */
+/* Send now (tick work: transcoder, tone, prompt, room); buf has cap bytes. */
 static void send_now(struct leg *to, uint8_t *buf, size_t len, size_t cap, size_t payload_len)
 {
 	if (!protect(to, buf, &len, cap))
@@ -217,6 +239,23 @@ static void send_now(struct leg *to, uint8_t *buf, size_t len, size_t cap, size_
 		return;
 	}
 	count_tx(to, len, payload_len);
+}
+
+void leg_send_frame(struct leg *l, enum leg_src kind, uint32_t sub, uint16_t in_seq, uint32_t in_ts,
+		    const uint8_t *payload, size_t len, uint64_t now)
+{
+	if (len == 0 || len > CODEC_MAX_PAYLOAD)
+		return;
+	uint8_t buf[RTP_HDR_MIN + CODEC_MAX_PAYLOAD + SRTP_CTX_TRAILER];
+	uint16_t seq;
+	uint32_t ts;
+	bool first;
+	tx_map(&l->tx, src_key(kind, l->gen, sub), in_seq, in_ts, leg_clock(l), MEDIA_TICK_MS, now,
+	       &seq, &ts, &first);
+	memcpy(buf + RTP_HDR_MIN, payload, len);
+	buf[0] = RTP_VERSION << 6;
+	hdr_rewrite(buf, first, l->p.pt, seq, ts, l->tx.ssrc);
+	send_now(l, buf, RTP_HDR_MIN + len, sizeof buf, len);
 }
 
 /* ------------------------------------------------------------ latching */
@@ -327,6 +366,8 @@ int leg_apply_params(struct leg *l, const struct media_leg_params *old, bool was
 		l->rs_on = false;
 		leg_tone_stop(l, true);
 	}
+	/* a prompt goes on in a new codec, or stops when it cannot */
+	leg_play_codec(l);
 	l->last_rx_ms = t->now_ms;
 	l->timed_out = false;
 	uint32_t r = 0;
@@ -426,7 +467,7 @@ static void dtmf_in(struct leg *l, const struct rtp_hdr *h)
 static void relay(struct leg *l, struct leg *to, enum leg_src kind, uint8_t *buf, size_t len,
 		  const struct rtp_hdr *h, bool is_dtmf)
 {
-	if (!can_send(to) || to->tone_on)
+	if (!can_send(to) || busy(to))
 		return;
 	uint8_t pt;
 	if (is_dtmf) {
@@ -525,6 +566,12 @@ static void rx_one(struct leg *l, uint8_t *buf, size_t len, const struct sockadd
 	bool is_dtmf = !l->p.raw && l->p.dtmf && h.pt == l->p.dtmf_pt;
 	if (is_dtmf)
 		dtmf_in(l, &h);
+	if (l->room) {
+		/* digits are the core's (reported above), not the room's audio */
+		if (!is_dtmf)
+			room_put(l, &h);
+		return;
+	}
 	if (l->echo) {
 		if (l->p.raw) {
 			if (can_send(l))
@@ -650,8 +697,10 @@ void leg_tone_stop(struct leg *l, bool report)
 
 void leg_tone_start(struct leg *l, enum media_tone tone)
 {
-	/* one TONE_DONE per media_tone: an interrupted tone reports too */
+	/* one TONE_DONE per media_tone: an interrupted tone reports too; a
+	 * prompt is interrupted as well (and reports) */
 	leg_tone_stop(l, true);
+	leg_play_stop(l, true);
 	int rc = EINVAL;
 	if (l->set && !l->p.raw)
 		rc = codec_enc_new(&l->tone_enc, l->p.codec, TONE_RATE);
@@ -713,7 +762,7 @@ static void xcode_step(struct leg *l, struct leg *to, uint64_t due)
 	for (size_t i = 0; i < n && i < 4; i++) {
 		if (out[i].pt == to->p.pt)
 			ctr_add(&l->t->ctr.transcoded_frames, 1);
-		if (!can_send(to) || to->tone_on || out[i].len > CODEC_MAX_PAYLOAD)
+		if (!can_send(to) || busy(to) || out[i].len > CODEC_MAX_PAYLOAD)
 			continue;
 		uint8_t buf[RTP_HDR_MIN + CODEC_MAX_PAYLOAD + SRTP_CTX_TRAILER];
 		uint16_t seq;
@@ -751,6 +800,8 @@ void leg_tick(struct leg *l, uint64_t now)
 		if (l->tone_due <= now)
 			l->tone_due = now + ptime;
 	}
+	if (l->play)
+		leg_play_tick(l, now);
 }
 
 /* ------------------------------------------------------------ the sweep */
@@ -852,6 +903,7 @@ void leg_stats(struct leg *l, struct media_leg_stats *out)
 void leg_release(struct leg *l)
 {
 	leg_tone_stop(l, false);
+	leg_play_stop(l, false);
 	xcode_free(l->xc);
 	l->xc = NULL;
 	srtp_ctx_free(l->srtp_tx);

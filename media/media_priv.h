@@ -12,10 +12,12 @@
  * (media_bridge of legs on two threads).
  *
  * Files: media_engine.c is the core side (start/stop, ports, ids, queues,
- * events, totals); media_thread.c is a media thread (its epoll loop,
- * commands, the tick and the periodic sweep); media_leg.c is the packet
- * path of one leg (receive, SRTP, latching, relay, transcoding, echo,
- * tones, RTCP).
+ * events, totals, the prompt table, room ids); media_thread.c is a media
+ * thread (its epoll loop, commands, the tick and the periodic sweep);
+ * media_leg.c is the packet path of one leg (receive, SRTP, latching,
+ * relay, transcoding, echo, tones, RTCP); media_play.c plays prompts to a
+ * leg; media_room.c is a conference room on its media thread (members, the
+ * mixer driven on the tick).
  */
 #ifndef PBX_MEDIA_PRIV_H
 #define PBX_MEDIA_PRIV_H
@@ -30,6 +32,8 @@
 #include "codec.h"
 #include "dtmf.h"
 #include "media.h"
+#include "mixer.h"
+#include "prompt.h"
 #include "rtp.h"
 #include "srtp_ctx.h"
 #include "transcode.h"
@@ -129,12 +133,21 @@ enum media_cmd_kind {
 	MEDIA_CMD_TONE,
 	MEDIA_CMD_FREE,
 	MEDIA_CMD_MOVE,     /* to the leg's thread: hand the leg over (struct leg_move) */
-	MEDIA_CMD_ADOPT,    /* to the new thread: take it in, then bridge it to u.move.other */
+	MEDIA_CMD_ADOPT,    /* to the new thread: take it in, then bridge it to u.move.other (if any) */
+	MEDIA_CMD_PLAY,     /* u.play */
+	MEDIA_CMD_ROOM_NEW, /* u.room.r: a room made by the core, now the thread's */
+	MEDIA_CMD_ROOM_FREE,   /* u.room.id */
+	MEDIA_CMD_ROOM_JOIN,   /* the leg joins u.room.id, u.room.muted */
+	MEDIA_CMD_ROOM_LEAVE,
+	MEDIA_CMD_ROOM_MUTE,   /* u.room.muted */
+	MEDIA_CMD_ROOM_VOLUME, /* u.room.volume */
 };
 
 struct leg_move;
+struct room;
 
-/* By value through the ring; fds in MEDIA_CMD_ADD pass to the thread. */
+/* By value through the ring; fds in MEDIA_CMD_ADD and the room in
+ * MEDIA_CMD_ROOM_NEW pass to the thread. */
 struct media_cmd {
 	enum media_cmd_kind kind;
 	media_leg_id leg;
@@ -149,8 +162,18 @@ struct media_cmd {
 		enum media_tone tone;
 		struct {
 			struct leg_move *m;
-			media_leg_id other; /* ADOPT: bridge the leg to this one */
+			media_leg_id other; /* ADOPT: bridge the leg to this one (0: none) */
 		} move;
+		struct {
+			const struct prompt_table *table; /* the engine's, lives until stop */
+			struct prompt_seq seq;
+		} play;
+		struct {
+			struct room *r;     /* ROOM_NEW */
+			media_room_id id;
+			bool muted;
+			int volume;
+		} room;
 	} u;
 };
 
@@ -193,9 +216,12 @@ enum leg_src {
 	LEG_SRC_ECHO,
 	LEG_SRC_XCODE,
 	LEG_SRC_TONE,
+	LEG_SRC_PLAY,
+	LEG_SRC_ROOM,
 };
 
 struct media_thread;
+struct leg_play;
 
 /* One leg; owned by its media thread. */
 struct leg {
@@ -268,6 +294,24 @@ struct leg {
 	uint32_t tone_serial;       /* tones started: each is a new tx source */
 	uint16_t tone_seq;
 	uint32_t tone_ts;
+
+	/* prompts (media_play.c) */
+	struct leg_play *play;      /* while a media_play plays */
+	uint32_t play_serial;       /* plays started: each is a new tx source */
+
+	/* conference room (media_room.c) */
+	struct room *room;          /* the room it joined, or NULL */
+	struct leg *rprev, *rnext;  /* the room's members */
+	uint32_t mix_id;            /* its mixer participant; 0 while it cannot be one */
+	enum sdp_codec mix_codec;   /* what mix_id was added with */
+	uint8_t mix_pt;
+	uint32_t mix_ptime;
+	bool room_muted;
+	int room_volume;
+	bool talking;               /* last MEDIA_EV_TALKING said so */
+	uint32_t room_serial;       /* joins: each is a new tx source */
+	uint16_t room_seq;          /* mix packets sent since the join */
+	uint32_t room_ts;           /* advanced 20 ms a room tick, sent or not */
 
 	/* RTCP */
 	uint64_t rtcp_due;
@@ -356,6 +400,8 @@ struct media_thread {
 	struct leg *closed_wait_tail;
 	struct leg_move *handing;   /* legs detached in this batch, handed over after it */
 	struct leg *held;           /* the leg whose sockets wait for an ADOPT (one at a time) */
+	struct room *rooms;         /* its conference rooms */
+	unsigned tick_frames;       /* 20 ms frames the current tick plays (1 unless catching up) */
 	uint64_t ticks;
 	uint64_t now_ms;            /* of the current loop iteration */
 	uint64_t now_ns;
@@ -367,6 +413,8 @@ struct media_thread {
 };
 
 struct core_leg;
+struct core_room;
+struct prompt_keep;
 
 struct media_engine {
 	struct media_engine_cfg cfg;
@@ -382,6 +430,13 @@ struct media_engine {
 	unsigned ev_rr;             /* thread to take events from first */
 	struct core_leg *ids[MEDIA_CORE_BUCKETS];
 	struct leg_move *moves;     /* moves the core made and has not freed */
+	struct core_room *rooms;    /* live room ids */
+	uint32_t room_next;
+	/* The prompt table media_play uses; read-only once loaded, shared by
+	 * every thread. Tables replaced by media_engine_set_prompts are kept in
+	 * prompts_old until stop: a thread may still be playing from them. */
+	struct prompt_table *prompts;
+	struct prompt_keep *prompts_old;
 };
 
 /* ---- media_thread.c ---- */
@@ -412,11 +467,59 @@ void leg_tick(struct leg *l, uint64_t now_ms);
 void leg_sweep(struct leg *l, uint64_t now_ms, uint64_t now_ns);
 void leg_tone_start(struct leg *l, enum media_tone tone);
 void leg_tone_stop(struct leg *l, bool report);
+/* Whether RTP may go to the leg now (set, an address, direction). */
+bool leg_can_send(const struct leg *l);
+/* Whether tick audio (a room's mix) may go to it: it can send and no tone
+ * or prompt is playing to it. */
+bool leg_hears(const struct leg *l);
+/* Its RTP clock (8000 for G.711, 48000 for Opus). */
+uint32_t leg_rtp_clock(const struct leg *l);
+/* Send one frame made on the tick (prompt, room mix) from source (kind,
+ * sub) with input sequence and timestamp: the leg's payload type, its
+ * stream's SSRC, sequence and timestamp (struct tx_stream), SRTP. */
+void leg_send_frame(struct leg *l, enum leg_src kind, uint32_t sub, uint16_t in_seq, uint32_t in_ts,
+		    const uint8_t *payload, size_t len, uint64_t now);
 /* Final statistics. */
 void leg_stats(struct leg *l, struct media_leg_stats *out);
 /* Free what the leg holds besides its sockets (SRTP, transcoder, tone). */
 void leg_release(struct leg *l);
 void tx_stream_init(struct tx_stream *s);
+
+/* ---- media_play.c ---- */
+/* Start seq (from table, NULL: none loaded) on l; an empty seq only stops
+ * the running one. */
+void leg_play_start(struct leg *l, const struct prompt_table *table, const struct prompt_seq *seq);
+/* Stop; report: MEDIA_EV_PLAY_DONE. */
+void leg_play_stop(struct leg *l, bool report);
+/* The leg's codec may have changed (media_leg_set): follow it, or stop. */
+void leg_play_codec(struct leg *l);
+/* The tick: t->tick_frames frames of the prompt. */
+void leg_play_tick(struct leg *l, uint64_t now);
+
+/* ---- media_room.c ---- */
+/* Made by the core (media_room_new), handed over by MEDIA_CMD_ROOM_NEW. */
+int room_new(media_room_id id, struct room **out);
+/* Free a room no thread holds (one still in the command queue at stop). */
+void room_discard(struct room *r);
+/* The thread takes r in (MEDIA_CMD_ROOM_NEW). */
+void room_link(struct media_thread *t, struct room *r);
+struct room *room_find(struct media_thread *t, media_room_id id);
+/* The thread's next room after r, for walking them. */
+struct room *room_next(const struct room *r);
+/* Every member leaves, then the room is freed. */
+void room_free(struct room *r);
+/* l (its bridge or echo already ended) joins r; a room it was in is left. */
+void room_join(struct room *r, struct leg *l, bool muted);
+/* l leaves its room (nothing when it is in none). */
+void room_leave(struct leg *l);
+/* After media_leg_set: its mixer participant follows its codec. */
+void room_leg_update(struct leg *l);
+void room_mute(struct leg *l, bool muted);
+void room_volume(struct leg *l, int volume);
+/* A received RTP packet of a member (not a telephone-event). */
+void room_put(struct leg *l, const struct rtp_hdr *h);
+/* The tick: t->tick_frames mixer ticks, the skipped ones' time accounted. */
+void room_tick(struct room *r, uint64_t now, uint64_t skipped);
 
 /* Monotonic clock. */
 uint64_t media_now_ns(void);

@@ -1,9 +1,10 @@
 /*
  * media_thread.c: one media thread. Its epoll loop waits on the sockets of
  * its legs, on its command eventfd and on a 20 ms timerfd. Commands from
- * the core create, configure, connect and free legs; the tick drives the
- * legs that have timed work (transcoders, tones) and, every
- * MEDIA_SWEEP_TICKS, the sweep over all legs (timeouts, RTCP reports).
+ * the core create, configure, connect and free legs and rooms; the tick
+ * drives the legs that have timed work (transcoders, tones, prompts), the
+ * rooms' mixers and, every MEDIA_SWEEP_TICKS, the sweep over all legs
+ * (timeouts, RTCP reports).
  *
  * A leg closed while an epoll batch is being handled may still be named by
  * a later event of the same batch, so it is only marked dead and freed once
@@ -95,7 +96,7 @@ static struct leg *leg_find(struct media_thread *t, media_leg_id id)
 void media_leg_tick_update(struct leg *l)
 {
 	struct media_thread *t = l->t;
-	bool want = !l->dead && !l->moving && (l->xc || l->tone_on);
+	bool want = !l->dead && !l->moving && (l->xc || l->tone_on || l->play);
 	if (want == l->on_tick)
 		return;
 	if (want) {
@@ -205,6 +206,7 @@ static void bridge_end(struct leg *l)
 static void leg_close(struct leg *l, bool report)
 {
 	struct media_thread *t = l->t;
+	room_leave(l);
 	if (l->peer || l->echo)
 		bridge_end(l);
 	leg_tone_stop(l, false);
@@ -270,12 +272,15 @@ static void cmd_set(struct media_thread *t, struct media_cmd *c)
 	leg_path_update(l);
 	if (l->peer)
 		leg_path_update(l->peer);
+	room_leg_update(l);
 }
 
 static void bridge_pair(struct leg *a, struct leg *b)
 {
 	if (!a || !b || a == b || a->peer == b)
 		return;
+	room_leave(a);
+	room_leave(b);
 	if (a->peer || a->echo)
 		bridge_end(a);
 	if (b->peer || b->echo)
@@ -296,6 +301,8 @@ static void cmd_move(struct media_thread *t, const struct media_cmd *c)
 	struct leg *l = leg_find(t, c->leg);
 	m->leg = l;
 	if (l) {
+		/* its room and its bridge stay here */
+		room_leave(l);
 		if (l->peer || l->echo)
 			bridge_end(l);
 		l->moving = true;
@@ -356,7 +363,8 @@ static bool cmd_adopt(struct media_thread *t, const struct media_cmd *c)
 	if (l) {
 		l->moving = false;
 		leg_link(t, l);
-		bridge_pair(leg_find(t, c->u.move.other), l);
+		if (c->u.move.other)
+			bridge_pair(leg_find(t, c->u.move.other), l);
 	}
 	atomic_store_explicit(&m->state, MOVE_DONE, memory_order_release);
 	return true;
@@ -369,6 +377,49 @@ void media_leg_discard(struct leg *l)
 	close(l->rtp_fd);
 	close(l->rtcp_fd);
 	free(l);
+}
+
+/* The room commands. */
+static void cmd_rooms(struct media_thread *t, struct media_cmd *c)
+{
+	struct leg *l = c->leg ? leg_find(t, c->leg) : NULL;
+	struct room *r;
+	switch (c->kind) {
+	case MEDIA_CMD_ROOM_NEW:
+		room_link(t, c->u.room.r);
+		break;
+	case MEDIA_CMD_ROOM_FREE:
+		if ((r = room_find(t, c->u.room.id)))
+			room_free(r);
+		break;
+	case MEDIA_CMD_ROOM_JOIN:
+		r = room_find(t, c->u.room.id);
+		if (!l || !r) {
+			/* only a leg whose memory failed at MEDIA_CMD_ADD */
+			log_warn("media: leg %u cannot join room %u: no %s here", c->leg,
+				 c->u.room.id, l ? "room" : "leg");
+			break;
+		}
+		if (l->room != r && (l->peer || l->echo))
+			bridge_end(l);
+		room_join(r, l, c->u.room.muted);
+		break;
+	case MEDIA_CMD_ROOM_LEAVE:
+		if (l)
+			room_leave(l);
+		break;
+	case MEDIA_CMD_ROOM_MUTE:
+		if (l)
+			room_mute(l, c->u.room.muted);
+		break;
+	case MEDIA_CMD_ROOM_VOLUME:
+		if (l)
+			room_volume(l, c->u.room.volume);
+		break;
+	default:
+		log_err("media: thread %u: unknown command %d", t->index, (int)c->kind);
+		break;
+	}
 }
 
 static void cmd_run(struct media_thread *t, struct media_cmd *c)
@@ -390,6 +441,7 @@ static void cmd_run(struct media_thread *t, struct media_cmd *c)
 		break;
 	case MEDIA_CMD_ECHO:
 		if ((l = leg_find(t, c->leg))) {
+			room_leave(l);
 			if (l->peer)
 				bridge_end(l);
 			l->echo = true;
@@ -409,6 +461,13 @@ static void cmd_run(struct media_thread *t, struct media_cmd *c)
 		break;
 	case MEDIA_CMD_ADOPT:
 		break; /* cmds_drain */
+	case MEDIA_CMD_PLAY:
+		if ((l = leg_find(t, c->leg)))
+			leg_play_start(l, c->u.play.table, &c->u.play.seq);
+		break;
+	default:
+		cmd_rooms(t, c);
+		break;
 	}
 }
 
@@ -430,6 +489,8 @@ static void cmds_drain(struct media_thread *t, bool stopping)
 		} else if (c->kind == MEDIA_CMD_ADD) {
 			close(c->u.add.rtp_fd);
 			close(c->u.add.rtcp_fd);
+		} else if (c->kind == MEDIA_CMD_ROOM_NEW) {
+			room_discard(c->u.room.r);
 		}
 		if (c->kind == MEDIA_CMD_SET)
 			explicit_bzero(&c->u.set, sizeof c->u.set);
@@ -467,13 +528,20 @@ static void on_tick(struct media_thread *t)
 	if (read(t->tick_fd, &exp, sizeof exp) < 0)
 		return;
 	uint64_t t0 = media_now_ns();
-	/* exp > 1: the thread fell behind. Each leg keeps its own due time and
-	 * catches up on its own (bounded, see leg_tick); the sweep keeps to
-	 * the wall clock through the expiration count. */
+	/* exp > 1: the thread fell behind. Transcoders and tones keep their
+	 * own due times and catch up on their own (bounded, see leg_tick);
+	 * prompts and rooms play one frame per expiration, at most
+	 * MEDIA_CATCHUP_MAX (a room counts the rest in its timestamps); the
+	 * sweep keeps to the wall clock through the expiration count. */
+	uint64_t run = exp > MEDIA_CATCHUP_MAX ? MEDIA_CATCHUP_MAX : exp;
+	uint64_t skipped = exp - run;
+	t->tick_frames = (unsigned)run;
 	for (struct leg *l = t->tick_legs, *next; l; l = next) {
 		next = l->tnext;
 		leg_tick(l, t->now_ms);
 	}
+	for (struct room *r = t->rooms; r; r = room_next(r))
+		room_tick(r, t->now_ms, skipped);
 	uint64_t before = t->ticks;
 	t->ticks += exp;
 	if (t->ticks / MEDIA_SWEEP_TICKS != before / MEDIA_SWEEP_TICKS)
@@ -537,6 +605,8 @@ void *media_thread_main(void *arg)
 	cmds_drain(t, true);
 	while (t->legs)
 		leg_close(t->legs, false);
+	while (t->rooms)
+		room_free(t->rooms);
 	dead_free(t);
 	while (t->closed_wait) {
 		struct leg *l = t->closed_wait;
