@@ -305,6 +305,8 @@ static void call_end(struct core *c, struct call *call, const char *disposition,
 	call->end_ms = wall_ms();
 	timer_stop(&c->th, &call->ring_timer);
 	timer_stop(&c->th, &call->end_timer);
+	if (call->kind == CALL_CONF)
+		conf_leave(c, call);
 	forks_cancel(c, call, NULL);
 	if (call->a) {
 		leg_bye(c, call->a);
@@ -833,6 +835,13 @@ void call_invite(struct core *c, struct sip_txn *st, const struct sip_msg *req, 
 		call->vid[0] = call_slot_new(c, call, 2, src, a->ms->id); /* none: video is refused */
 	if (feature_code(c, call, dialed))
 		return;
+	const struct config_room *room = config_room_find(call->cfg, dialed, strlen(dialed));
+	if (room) {
+		call->kind = CALL_CONF;
+		if (answer_local(c, call))
+			conf_start(c, call, room);
+		return;
+	}
 	const struct config_ext *ext = config_ext_find(call->cfg, dialed, strlen(dialed));
 	if (!ext) {
 		call_fail(c, call, 404, "failed", NULL);
@@ -1207,10 +1216,17 @@ void call_media_event(struct core *c, const struct media_event *ev)
 		return;
 	case MEDIA_EV_DTMF:
 		log_debug("call %llu: DTMF %c", call ? (unsigned long long)call->id : 0ULL, ev->digit);
+		if (call && call->kind == CALL_CONF && !call->ended && !ms->closing)
+			conf_dtmf(c, call, ev->digit);
 		return;
 	case MEDIA_EV_PLAY_DONE:
+		if (call && call->kind == CALL_CONF && !call->ended && !ms->closing)
+			conf_play_done(c, call);
+		return;
 	case MEDIA_EV_TALKING:
-		return; /* prompts and rooms are not used by calls between extensions */
+		log_debug("call %llu: %s talking", call ? (unsigned long long)call->id : 0ULL,
+			  ev->talking ? "started" : "stopped");
+		return;
 	case MEDIA_EV_LATCHED: {
 		char a[SIP_ADDRSTR_MAX];
 		log_debug("media leg %u: sending to %s", ev->leg, sip_addr_str(&ev->addr, a, sizeof a));
@@ -1325,6 +1341,7 @@ size_t calls_list(struct core *c, struct live_call *out, size_t max, size_t *tot
 		snprintf(o->dialed, sizeof o->dialed, "%s", call->dialed);
 		snprintf(o->state, sizeof o->state, "%s",
 			 call->kind == CALL_ECHO ? "echo" : call->kind == CALL_FEATURE ? "feature"
+			 : call->kind == CALL_CONF ? "conference"
 			 : call->answered ? "answered" : "ringing");
 		o->start_ms = call->start_ms;
 		o->answer_ms = call->answered ? call->answer_ms : 0;

@@ -97,7 +97,22 @@ struct leg {
 	struct timer se_timer;
 };
 
-enum call_kind { CALL_BRIDGE, CALL_ECHO, CALL_FEATURE };
+enum call_kind { CALL_BRIDGE, CALL_ECHO, CALL_FEATURE, CALL_CONF };
+
+struct conf_room;
+enum conf_state { CONF_PIN, CONF_IN, CONF_BYE };
+
+/* A call into a conference room (call_conf.c). */
+struct call_conf {
+	const struct config_room *cfg;  /* from the call's snapshot */
+	struct conf_room *room;         /* NULL until joined */
+	enum conf_state state;
+	char pin[16];
+	unsigned pin_len, pin_tries;
+	bool moderator, muted, star;
+	int volume;
+	struct call *next, *prev;       /* members of the room in joining order */
+};
 
 struct call_cdr_leg {
 	struct media_leg_stats st;
@@ -137,6 +152,7 @@ struct call {
 	unsigned media_open;      /* slots still reporting to this call */
 	struct call_cdr_leg cdr[3]; /* caller leg, callee leg, and a sink for video slots */
 	char call_id[DLG_CALLID_MAX];
+	struct call_conf conf;    /* CALL_CONF only */
 };
 
 /* core-facing entry points (core.c dispatches to these) */
@@ -174,6 +190,15 @@ int call_leg_request(struct core *c, struct leg *l, const char *method, const ch
 void leg_reinvite(struct core *c, struct leg *o);
 void call_dlg_index(struct core *c, struct leg *l, bool add);
 struct leg *call_find_dialog(struct core *c, const char *call_id, const char *tag1, const char *tag2);
+
+/* call_conf.c: conference rooms */
+void conf_start(struct core *c, struct call *call, const struct config_room *room);
+void conf_dtmf(struct core *c, struct call *call, char digit);
+void conf_pin_entered(struct core *c, struct call *call);
+void conf_play_done(struct core *c, struct call *call);
+void conf_leave(struct core *c, struct call *call);
+void conf_room_close(struct core *c, struct conf_room *r);
+void conf_free_all(struct core *c);
 
 /* call_refer.c: REFER (RFC 3515), blind and attended (Replaces, RFC 3891) */
 void call_refer(struct core *c, struct leg *l, struct sip_txn *st, const struct sip_msg *req,

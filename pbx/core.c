@@ -447,6 +447,7 @@ int core_new(struct core **out, const struct core_opts *o, sqlite3 *db, struct c
 		.timeout_ms = 30000,
 		.hold_timeout_ms = 3600000,
 		.realtime = true,
+		.prompt_dir = o->prompt_dir,
 	};
 	if ((err = media_engine_start(&c->media, &mcfg)) != 0) {
 		log_err("media: cannot start: %s", strerror(err));
@@ -508,6 +509,7 @@ void core_free(struct core *c)
 	core_live_free(c);
 	/* Calls end first: their BYEs still go out through the transport. */
 	calls_free(c);
+	conf_free_all(c);
 	if (c->media) {
 		loop_del(&c->loop, &c->media_w);
 		media_engine_stop(c->media);

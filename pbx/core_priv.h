@@ -49,6 +49,7 @@ struct core {
 	struct sdp_session *sdp_tmp[2]; /* scratch for parsing descriptions */
 	struct sip_msg *msg_tmp; /* scratch for re-parsing a kept request */
 	struct msg_relay *msg_relays; /* MESSAGEs being relayed (core_message.c) */
+	struct conf_room *conf_rooms; /* rooms with someone in them (call_conf.c) */
 	uint64_t now_ms;     /* monotonic, refreshed each loop iteration */
 	char realm[64];
 	struct core_stats st;
