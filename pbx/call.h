@@ -110,6 +110,7 @@ struct call_conf {
 	char pin[16];
 	unsigned pin_len, pin_tries;
 	bool moderator, muted, star;
+	unsigned plays;                 /* media_plays not yet reported done */
 	int volume;
 	struct call *next, *prev;       /* members of the room in joining order */
 };

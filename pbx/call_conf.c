@@ -48,10 +48,12 @@ static struct conf_room *room_find(struct core *c, const char *number)
 	return NULL;
 }
 
+/* Every non-empty media_play is answered by exactly one PLAY_DONE, also
+ * when a later play replaces it: counting them tells the last one apart. */
 static void play(struct core *c, struct call *call, const struct prompt_seq *seq)
 {
-	if (call->a && call->a->ms)
-		media_play(c->media, call->a->ms->id, seq);
+	if (call->a && call->a->ms && media_play(c->media, call->a->ms->id, seq) == 0 && seq->n > 0)
+		call->conf.plays++;
 }
 
 static void play1(struct core *c, struct call *call, enum prompt_id a, int b)
@@ -303,7 +305,10 @@ void conf_dtmf(struct core *c, struct call *call, char digit)
 
 void conf_play_done(struct core *c, struct call *call)
 {
-	if (call->conf.state == CONF_BYE && !call->ended)
+	if (call->conf.plays > 0)
+		call->conf.plays--;
+	/* Hang up once the goodbye itself has played, not a prompt it replaced. */
+	if (call->conf.state == CONF_BYE && call->conf.plays == 0 && !call->ended)
 		call_hangup(c, call, "answered", "system");
 }
 
