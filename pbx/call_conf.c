@@ -74,6 +74,7 @@ static void goodbye(struct core *c, struct call *call, enum prompt_id first)
 }
 
 static void pin_timeout(struct timer *t, void *arg);
+static void set_mute(struct core *c, struct call *m, bool muted);
 
 static void ask_pin(struct core *c, struct call *call, bool wrong)
 {
@@ -125,7 +126,9 @@ static void join(struct core *c, struct call *call, bool moderator)
 		r->next = c->conf_rooms;
 		c->conf_rooms = r;
 	}
-	bool muted = (cr->flags & ROOM_F_JOIN_MUTED) && !moderator;
+	/* Waiting for a moderator: in the room, but not heard until one comes. */
+	bool waiting = (cr->flags & ROOM_F_WAIT_MODERATOR) && !moderator && (!r->moderators);
+	bool muted = ((cr->flags & ROOM_F_JOIN_MUTED) && !moderator) || waiting;
 	if (media_room_join(c->media, r->id, call->a->ms->id, muted) != 0) {
 		log_warn("conference %s: %s could not join", cr->number, call->caller->number);
 		if (r->count == 0) {
@@ -149,12 +152,20 @@ static void join(struct core *c, struct call *call, bool moderator)
 		r->moderators++;
 	log_info("conference %s: %s joined%s (%u here)", r->number, call->caller->number,
 		 moderator ? " as moderator" : "", r->count);
-	if (r->count == 1)
+	if (waiting)
+		play1(c, call, PROMPT_CONF_WAIT_MODERATOR, -1);
+	else if (r->count == 1)
 		play1(c, call, PROMPT_CONF_ONLY_ONE, -1);
 	else if (muted)
 		play1(c, call, PROMPT_CONF_JOINED, PROMPT_CONF_MUTED);
 	else
 		play1(c, call, PROMPT_CONF_JOINED, -1);
+	if (moderator && r->moderators == 1 && (cr->flags & ROOM_F_WAIT_MODERATOR)) {
+		/* The first moderator opens the room: the waiting are heard now. */
+		for (struct call *m = r->first; m; m = m->conf.next)
+			if (m != call && !m->conf.moderator && !(cr->flags & ROOM_F_JOIN_MUTED))
+				set_mute(c, m, false);
+	}
 	if ((cr->flags & ROOM_F_ANNOUNCE) && r->count > 1)
 		for (struct call *m = r->first; m; m = m->conf.next)
 			if (m != call)
