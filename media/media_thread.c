@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -564,6 +565,10 @@ static void set_realtime(struct media_thread *t)
 void *media_thread_main(void *arg)
 {
 	struct media_thread *t = arg;
+	char name[16];
+	/* for top -H, perf and the benchmarks, which time the media threads */
+	snprintf(name, sizeof name, "media%u", t->index);
+	pthread_setname_np(pthread_self(), name);
 	set_realtime(t);
 	struct epoll_event evs[MEDIA_EPOLL_BATCH];
 	while (!atomic_load_explicit(&t->stop, memory_order_acquire)) {
