@@ -2,13 +2,18 @@
  * relay_load.c: the load of tests/bench/relay: G.711 calls both ways
  * through a relay, counted at the far end, with the relay's CPU time.
  *
- *   relay_load PORTS_FILE PID SECONDS [WARMUP_SECONDS]
+ *   relay_load PORTS_FILE PID SECONDS [WARMUP_SECONDS [PTIME_MS [PAYLOAD_BYTES [SLOTS]]]]
  *
  * PORTS_FILE holds "A B" port pairs on 127.0.0.1, one line per call (what
  * udpfwd and relay_host print; a "ready" line ends it). For every call,
- * phone A sends a 20 ms PCMU packet (12 + 160 bytes) to port A and phone B
- * one to port B, 50 per second each, spread over the 20 ms; what the relay
- * forwards arrives at the other phone. All A phones share one socket and all
+ * phone A sends a G.711 packet (12 + PAYLOAD_BYTES, default 160: 20 ms) to
+ * port A every PTIME_MS (default 20) and phone B one to port B; what the
+ * relay forwards arrives at the other phone. The packet time is cut into
+ * SLOTS (default 10) and the calls spread over them, the B phones half a
+ * packet time after the A phones: with 10 slots the relay gets bursts it
+ * can take in one wake-up; with as many slots as calls, each phone sends
+ * on its own as real phones do, and the relay wakes for nearly every
+ * packet. All A phones share one socket and all
  * B phones another, so the generator stays cheap (sendmmsg/recvmmsg with an
  * address per packet); the payload names the call and the side, and a
  * packet must arrive from the port of its call's other leg.
@@ -40,9 +45,9 @@
 #include <unistd.h>
 
 #define MAX_CALLS 20000
-#define SLOTS 10          /* sub-slots of the 20 ms period */
+#define SLOTS_MAX 2000
 #define BATCH 64
-#define PKT_LEN (12 + 160)
+#define PKT_MAX (12 + 1200)
 #define LAT_BUCKETS 10000 /* 10 us each: up to 100 ms */
 #define BUF_BYTES (16 << 20)
 
@@ -116,6 +121,9 @@ static uint32_t get32(const uint8_t *p)
 }
 
 struct state {
+	unsigned slots;       /* of the packet time */
+	size_t pkt_len;       /* RTP header and payload */
+	uint32_t ts_step;     /* timestamp units per packet (8 kHz) */
 	struct call *calls;
 	long ncalls;
 	int fd[2];            /* the A phones' socket, the B phones' */
@@ -130,15 +138,15 @@ struct state {
 /* Send side `side` of the calls in sub-slot k. */
 static void send_slot(struct state *s, int side, unsigned k)
 {
-	static uint8_t pkt[BATCH][PKT_LEN];
+	static uint8_t pkt[BATCH][PKT_MAX];
 	static struct sockaddr_in to[BATCH];
 	struct mmsghdr m[BATCH];
 	struct iovec iov[BATCH];
 	unsigned n = 0;
-	for (long i = k; i < s->ncalls; i += SLOTS) {
+	for (long i = k; i < s->ncalls; i += s->slots) {
 		struct call *c = &s->calls[i];
 		uint8_t *p = pkt[n];
-		memset(p, 0, PKT_LEN);
+		memset(p, 0, s->pkt_len);
 		p[0] = 0x80;
 		p[1] = 0;
 		p[2] = (uint8_t)(c->seq[side] >> 8);
@@ -152,13 +160,13 @@ static void send_slot(struct state *s, int side, unsigned k)
 		put32(p + 20, (uint32_t)(t >> 32));
 		put32(p + 24, (uint32_t)t);
 		c->seq[side]++;
-		c->ts[side] += 160;
+		c->ts[side] += s->ts_step;
 		to[n] = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons(c->port[side]),
 					      .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-		iov[n] = (struct iovec){ p, PKT_LEN };
+		iov[n] = (struct iovec){ p, s->pkt_len };
 		m[n].msg_hdr = (struct msghdr){ .msg_name = &to[n], .msg_namelen = sizeof to[n],
 						.msg_iov = &iov[n], .msg_iovlen = 1 };
-		if (++n == BATCH || i + SLOTS >= s->ncalls) {
+		if (++n == BATCH || i + s->slots >= s->ncalls) {
 			for (unsigned off = 0, tries = 0; off < n && tries < BATCH; tries++) {
 				int r = sendmmsg(s->fd[side], m + off, n - off, 0);
 				off += r > 0 ? (unsigned)r : 1;
@@ -192,7 +200,7 @@ static void recv_side(struct state *s, int side)
 		uint64_t t = now_ns();
 		for (int i = 0; i < n; i++) {
 			const uint8_t *p = buf[i];
-			if (m[i].msg_len != PKT_LEN || (p[1] & 0x7f) >= 72) {
+			if (m[i].msg_len != s->pkt_len || (p[1] & 0x7f) >= 72) {
 				continue; /* RTCP from the relay */
 			}
 			uint32_t call = get32(p + 12);
@@ -232,12 +240,17 @@ static double lat_pct(const struct state *s, double q)
 int main(int argc, char **argv)
 {
 	if (argc < 4) {
-		fprintf(stderr, "usage: relay_load PORTS_FILE PID SECONDS [WARMUP_SECONDS]\n");
+		fprintf(stderr, "usage: relay_load PORTS_FILE PID SECONDS [WARMUP_SECONDS "
+				"[PTIME_MS [PAYLOAD_BYTES [SLOTS]]]]\n");
 		return 2;
 	}
 	long pid = strtol(argv[2], NULL, 10);
 	double secs = strtod(argv[3], NULL), warm = argc > 4 ? strtod(argv[4], NULL) : 2;
-	if (pid <= 0 || secs <= 0 || secs > 600 || warm < 0 || warm > 60)
+	long ptime = argc > 5 ? strtol(argv[5], NULL, 10) : 20;
+	long payload = argc > 6 ? strtol(argv[6], NULL, 10) : 160;
+	long slots = argc > 7 ? strtol(argv[7], NULL, 10) : 10;
+	if (pid <= 0 || secs <= 0 || secs > 600 || warm < 0 || warm > 60 || ptime < 10 ||
+	    ptime > 100 || payload < 16 || payload > PKT_MAX - 12 || slots < 1 || slots > SLOTS_MAX)
 		return 2;
 	FILE *f = fopen(argv[1], "r");
 	if (!f) {
@@ -245,6 +258,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	static struct state s;
+	s.slots = (unsigned)slots;
+	s.pkt_len = 12 + (size_t)payload;
+	s.ts_step = (uint32_t)ptime * 8;
 	s.calls = calloc(MAX_CALLS, sizeof *s.calls);
 	if (!s.calls)
 		return 1;
@@ -264,7 +280,7 @@ int main(int argc, char **argv)
 	s.fd[0] = sock();
 	s.fd[1] = sock();
 
-	const uint64_t slot_ns = 20000000u / SLOTS;
+	const uint64_t slot_ns = (uint64_t)ptime * 1000000u / s.slots;
 	uint64_t t0 = now_ns();
 	uint64_t win_start = t0 + (uint64_t)(warm * 1e9), win_end = win_start + (uint64_t)(secs * 1e9);
 	uint64_t cpu0 = 0, cpu1 = 0;
@@ -278,8 +294,8 @@ int main(int argc, char **argv)
 			cpu0 = cpu_ns(pid);
 			getrusage(RUSAGE_SELF, &ru0);
 		}
-		send_slot(&s, 0, (unsigned)(k % SLOTS));
-		send_slot(&s, 1, (unsigned)(k % SLOTS));
+		send_slot(&s, 0, (unsigned)(k % s.slots));
+		send_slot(&s, 1, (unsigned)((k + s.slots / 2) % s.slots));
 		/* receive until the next slot is due */
 		for (;;) {
 			uint64_t t = now_ns(), next = due + slot_ns;
@@ -287,8 +303,10 @@ int main(int argc, char **argv)
 				break;
 			struct pollfd pfd[2] = { { .fd = s.fd[0], .events = POLLIN },
 						 { .fd = s.fd[1], .events = POLLIN } };
-			int ms = (int)((next - t + 999999) / 1000000);
-			if (poll(pfd, 2, ms) <= 0)
+			/* to the microsecond: with many slots, one is well under 1 ms */
+			struct timespec wait = { (time_t)((next - t) / 1000000000u),
+						 (long)((next - t) % 1000000000u) };
+			if (ppoll(pfd, 2, &wait, NULL) <= 0)
 				continue;
 			recv_side(&s, 0);
 			recv_side(&s, 1);
