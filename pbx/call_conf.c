@@ -297,6 +297,8 @@ void conf_dtmf(struct core *c, struct call *call, char digit)
 			if (call->conf.pin_len == 0)
 				media_play(c->media, call->a->ms->id, &(struct prompt_seq){ 0 }); /* stop the prompt */
 			call->conf.pin[call->conf.pin_len++] = digit;
+			/* The time limit is between digits, so a slow keyer is not cut off. */
+			timer_start(&c->th, &call->ring_timer, c->now_ms + CONF_PIN_TIMEOUT_MS);
 		}
 		return;
 	case CONF_IN:
