@@ -157,6 +157,24 @@ enum media_ev_kind {
 	MEDIA_EV_CLOSED,    /* stats: the leg is gone */
 	MEDIA_EV_PLAY_DONE, /* the prompts of a media_play ended (or were cut short) */
 	MEDIA_EV_TALKING,   /* talking: a room participant started (1) or stopped (0) talking */
+	MEDIA_EV_RECORD_DONE, /* rec: a media_record ended (always reported, like CLOSED) */
+};
+
+/* Why a recording ended. */
+enum media_rec_end {
+	MEDIA_REC_STOPPED, /* media_record_stop (the caller pressed #, or hung up) */
+	MEDIA_REC_SILENCE, /* silence_ms of silence; the silence is trimmed off */
+	MEDIA_REC_MAX,     /* max_ms reached */
+	MEDIA_REC_CLOSED,  /* media_leg_free while recording */
+	MEDIA_REC_FAILED,  /* the leg cannot be recorded (no codec with a decoder, raw) */
+};
+
+/* A finished recording: 8 kHz mono S16 PCM of what the leg sent, decoded.
+ * pcm belongs to whoever takes the event: free() it (NULL when n == 0). */
+struct media_recording {
+	int16_t *pcm;
+	size_t n;
+	enum media_rec_end end;
 };
 
 struct media_event {
@@ -167,6 +185,7 @@ struct media_event {
 	struct sockaddr_storage addr;   /* MEDIA_EV_LATCHED */
 	struct media_leg_stats stats;   /* MEDIA_EV_CLOSED */
 	int talking;                    /* MEDIA_EV_TALKING */
+	struct media_recording rec;     /* MEDIA_EV_RECORD_DONE (the taker frees rec.pcm) */
 };
 
 /* Readable (EPOLLIN) when events wait; the core adds it to its loop. A
@@ -216,6 +235,28 @@ int media_engine_set_prompts(struct media_engine *me, const char *dir);
  * playing (the running one reports; the empty one does not). A tone stops
  * a prompt and a prompt a tone, each reporting. 0, ENOENT, EINVAL. */
 int media_play(struct media_engine *me, media_leg_id id, const struct prompt_seq *seq);
+
+/* Play 8 kHz mono S16 PCM (a decoded voicemail message or greeting) to the
+ * leg, like media_play with one prompt: PLAY_DONE follows the same way, and
+ * a media_play or media_play_pcm replaces it. Takes pcm (malloc'd) whatever
+ * it returns: the engine frees it when done with it. 0, ENOENT, EINVAL
+ * (n == 0 or more than MEDIA_PCM_MAX samples), ENOMEM. */
+#define MEDIA_PCM_MAX (8000u * 3600u) /* one hour at 8 kHz */
+int media_play_pcm(struct media_engine *me, media_leg_id id, int16_t *pcm, size_t n);
+
+/* Record what the leg sends, decoded to 8 kHz mono PCM (jitter buffer and
+ * PLC as for transcoding; DTMF is reported, not recorded), into memory, for
+ * at most max_ms (1..MEDIA_REC_MAX_MS). silence_ms > 0: end after that much
+ * uninterrupted silence (energy below about -45 dBFS), trimmed off. A
+ * prompt or tone may play to the leg meanwhile; a bridge or room is ended.
+ * MEDIA_EV_RECORD_DONE follows exactly once per media_record that returned
+ * 0, with the PCM (possibly empty). Recording again replaces the running
+ * one, which reports first. 0, ENOENT, EINVAL, ENOMEM. */
+#define MEDIA_REC_MAX_MS (3600u * 1000u)
+int media_record(struct media_engine *me, media_leg_id id, uint32_t max_ms, uint32_t silence_ms);
+/* End the running recording now (RECORD_DONE with MEDIA_REC_STOPPED).
+ * 0, ENOENT (no such leg or nothing recording). */
+int media_record_stop(struct media_engine *me, media_leg_id id);
 
 typedef uint32_t media_room_id; /* 0 = none */
 /* A room on the thread of leg near (0: least loaded). 0, ENOENT (near),

@@ -1186,8 +1186,11 @@ bool call_in_dialog(struct core *c, struct sip_txn *st, const struct sip_msg *re
 void call_media_event(struct core *c, const struct media_event *ev)
 {
 	struct media_slot *ms = (struct media_slot *)(uintptr_t)ev->cookie;
-	if (!ms)
+	if (!ms) {
+		if (ev->kind == MEDIA_EV_RECORD_DONE)
+			free(ev->rec.pcm); /* ours once taken, whoever it was for */
 		return;
+	}
 	struct call *call = ms->call;
 	switch (ev->kind) {
 	case MEDIA_EV_CLOSED:
@@ -1226,6 +1229,9 @@ void call_media_event(struct core *c, const struct media_event *ev)
 	case MEDIA_EV_TALKING:
 		log_debug("call %llu: %s talking", call ? (unsigned long long)call->id : 0ULL,
 			  ev->talking ? "started" : "stopped");
+		return;
+	case MEDIA_EV_RECORD_DONE:
+		free(ev->rec.pcm);
 		return;
 	case MEDIA_EV_LATCHED: {
 		char a[SIP_ADDRSTR_MAX];
