@@ -9,6 +9,8 @@
  */
 #include "db.h"
 #include "log.h"
+#include "vm_file.h"
+#include "wav.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -23,6 +25,7 @@
 #include <unistd.h>
 
 #define DEFAULT_DB "./var/pbx.db"
+#define DEFAULT_SPOOL "./var/spool" /* pbxd's default --spool */
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
@@ -54,11 +57,19 @@ static const char usage_text[] =
 	"  setting get KEY\n"
 	"  setting set KEY VALUE\n"
 	"  setting list\n"
+	"  vm list MAILBOX       messages: id, folder, caller, received, seconds, heard, email status\n"
+	"  vm add MAILBOX FILE.wav [--caller X] [--folder new|old]\n"
+	"                        store an 8 kHz mono 16-bit WAV as a message, as if recorded\n"
+	"  vm del MAILBOX ID     the message's row, then its file\n"
+	"  vm mailbox MAILBOX [--pin P] [--email ADDR | --no-email] [--max-seconds N]\n"
+	"           [--max-messages N] [--vm-on noanswer,busy,unavailable,dnd]\n"
+	"                        without options: show the settings\n"
 	"  cdr list [--limit N] [--caller X] [--callee X] [--disposition D]\n"
 	"                        call records, newest first (default 50): start, caller, dialled,\n"
 	"                        callee, disposition, talk time, who hung up\n"
 	"\n"
 	"  --db FILE   the database (default " DEFAULT_DB ", whose folder is created if missing)\n"
+	"  --spool DIR voicemail files, as pbxd's --spool (default " DEFAULT_SPOOL ")\n"
 	"  --help      this text\n";
 
 static int usage(const char *why)
@@ -859,6 +870,356 @@ static int cmd_setting(sqlite3 *db, int argc, char **argv)
 	return usage("unknown setting subcommand");
 }
 
+/* ---- vm: voicemail messages and mailbox settings ----------------------------------- */
+
+/* The spool folder (--spool, default DEFAULT_SPOOL); set by main. */
+static const char *spool_dir = DEFAULT_SPOOL;
+
+/* Largest WAV read: an hour of 8 kHz S16 mono (VM_FILE_MAX_MS) and room for
+ * the header and other chunks. */
+#define VM_WAV_MAX ((size_t)VM_FILE_MAX_MS / 1000 * VM_FILE_RATE * 2 + 65536)
+#define VM_CALLER_DEFAULT "unknown"
+
+static int vm_list_cb(void *ctx, const struct db_vm_msg *m)
+{
+	(void)ctx;
+	char when[32] = "?", caller[DB_CDR_PARTY_MAX + 1], status[DB_VM_STATUS_MAX + 1];
+	time_t t = (time_t)(m->received_at / 1000);
+	struct tm tm;
+	if (localtime_r(&t, &tm))
+		strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+	term_safe(m->caller, caller, sizeof caller);
+	term_safe(m->email_status, status, sizeof status);
+	printf("%lld\t%s\t%s\t%s\t%u.%u\t%s\t%s\n", (long long)m->id, m->folder == DB_VM_OLD ? "old" : "new", caller,
+	       when, m->duration_ms / 1000, m->duration_ms % 1000 / 100, m->heard ? "yes" : "no",
+	       status[0] ? status : "-");
+	return 0;
+}
+
+/* EXIT_OK with *m filled, or the failure already reported. */
+static int vm_mailbox_fetch(sqlite3 *db, const char *cmd, const char *number, struct db_mailbox *m)
+{
+	int rc = db_vm_mailbox_get(db, number, m);
+	if (rc == ENOENT)
+		return fail("%s: no mailbox %s (not an extension)", cmd, number);
+	if (rc != 0)
+		return fail("%s: %s", cmd, strerror(rc));
+	return EXIT_OK;
+}
+
+/* A decimal in lo..hi, nothing else. */
+static bool parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigned *out)
+{
+	if (!s || s[0] < '0' || s[0] > '9')
+		return false;
+	char *end = NULL;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || *end || v < lo || v > hi)
+		return false;
+	*out = (unsigned)v;
+	return true;
+}
+
+/* The whole of path into a new buffer (at most max bytes; EFBIG beyond). */
+static int read_file(const char *path, size_t max, uint8_t **buf, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return errno;
+	int ret = 0;
+	struct stat st;
+	uint8_t *b = NULL;
+	if (fstat(fileno(f), &st) != 0) {
+		ret = errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ret = EINVAL;
+		goto out;
+	}
+	if ((uint64_t)st.st_size > max) {
+		ret = EFBIG;
+		goto out;
+	}
+	b = malloc((size_t)st.st_size + 1);
+	if (!b) {
+		ret = ENOMEM;
+		goto out;
+	}
+	size_t n = fread(b, 1, (size_t)st.st_size, f);
+	if (n != (size_t)st.st_size || ferror(f)) {
+		ret = EIO;
+		goto out;
+	}
+	*buf = b;
+	*len = n;
+	b = NULL;
+out:
+	free(b);
+	fclose(f);
+	return ret;
+}
+
+/* Encode the samples of w into r, a chunk at a time (the data may be
+ * unaligned in the file's buffer: copied out little-endian). */
+static int vm_encode(struct vm_rec *r, const struct wav_info *w)
+{
+	int16_t chunk[1600];
+	size_t total = w->data_len / 2;
+	for (size_t done = 0; done < total;) {
+		size_t n = total - done < 1600 ? total - done : 1600;
+		const uint8_t *p = w->data + done * 2;
+		for (size_t k = 0; k < n; k++)
+			chunk[k] = (int16_t)(uint16_t)(p[2 * k] | (unsigned)p[2 * k + 1] << 8);
+		int rc = vm_rec_write(r, chunk, n);
+		if (rc != 0)
+			return rc;
+		done += n;
+	}
+	return 0;
+}
+
+/* Store FILE.wav as a message the way a recording is stored: encoded into
+ * SPOOL/tmp, renamed into SPOOL/<mailbox>/, then the row. When the row
+ * cannot be added the file goes again, so nothing is left behind. */
+static int vm_add(sqlite3 *db, int argc, char **argv)
+{
+	struct opt opts[] = { { "--caller", NULL }, { "--folder", NULL }, { "--spool", NULL } };
+	const char *pos[2];
+	size_t npos;
+	if (!parse_opts(argc, argv, opts, 3, pos, 2, &npos))
+		return usage(NULL);
+	if (npos != 2)
+		return usage("vm add needs MAILBOX FILE.wav");
+	const char *spool = opts[2].value ? opts[2].value : spool_dir;
+	struct db_vm_msg m = { .folder = DB_VM_NEW };
+	if (opts[1].value && strcmp(opts[1].value, "old") == 0)
+		m.folder = DB_VM_OLD;
+	else if (opts[1].value && strcmp(opts[1].value, "new") != 0)
+		return fail("vm add: --folder: new or old");
+	const char *caller = opts[0].value ? opts[0].value : VM_CALLER_DEFAULT;
+	size_t clen = strlen(caller);
+	if (clen == 0 || clen > DB_CDR_PARTY_MAX)
+		return fail("vm add: --caller: 1 to %d characters", DB_CDR_PARTY_MAX);
+	for (size_t k = 0; k < clen; k++)
+		if ((unsigned char)caller[k] < 0x20 || caller[k] == 0x7f)
+			return fail("vm add: --caller: no control characters");
+	memcpy(m.caller, caller, clen + 1);
+	snprintf(m.mailbox, sizeof m.mailbox, "%.*s", (int)(sizeof m.mailbox - 1), pos[0]);
+
+	struct db_mailbox mb;
+	if (vm_mailbox_fetch(db, "vm add", pos[0], &mb) != EXIT_OK)
+		return EXIT_FAIL;
+	unsigned n_new = 0, n_old = 0;
+	int rc = db_vm_counts(db, pos[0], &n_new, &n_old);
+	if (rc != 0)
+		return fail("vm add: %s", strerror(rc));
+	if (n_new + n_old >= mb.max_messages)
+		return fail("vm add: mailbox %s is full (%u messages)", pos[0], mb.max_messages);
+
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	rc = read_file(pos[1], VM_WAV_MAX, &buf, &len);
+	if (rc == EFBIG)
+		return fail("vm add: %s: longer than an hour of 8 kHz audio", pos[1]);
+	if (rc != 0)
+		return fail("vm add: %s: %s", pos[1], rc == EINVAL ? "not a regular file" : strerror(rc));
+	struct wav_info w;
+	int ret = EXIT_FAIL;
+	struct vm_rec *r = NULL;
+	rc = wav_parse(buf, len, &w);
+	if (rc != 0) {
+		fail("vm add: %s: not an uncompressed WAV file", pos[1]);
+		goto out;
+	}
+	if (w.rate != VM_FILE_RATE || w.channels != 1 || w.bits != 16) {
+		fail("vm add: %s: %u Hz, %u channel(s), %u bits; needs 8000 Hz mono 16-bit", pos[1], w.rate,
+		     w.channels, w.bits);
+		goto out;
+	}
+	uint64_t ms = (uint64_t)(w.data_len / 2) * 1000 / VM_FILE_RATE;
+	if (ms < VM_FILE_MIN_MS) {
+		fail("vm add: %s: shorter than %d ms (a recording that short is discarded)", pos[1], VM_FILE_MIN_MS);
+		goto out;
+	}
+	if (ms > (uint64_t)mb.max_msg_seconds * 1000) {
+		fail("vm add: %s: %llu ms, longer than the mailbox's limit of %u s", pos[1], (unsigned long long)ms,
+		     mb.max_msg_seconds);
+		goto out;
+	}
+	if (!opts[2].value && mkdir(spool, 0750) != 0 && errno != EEXIST) {
+		fail("vm add: cannot create the spool %s: %s", spool, strerror(errno));
+		goto out;
+	}
+	rc = vm_rec_open(&r, spool, pos[0], mb.max_msg_seconds * 1000);
+	if (rc != 0) {
+		fail("vm add: cannot record into the spool %s: %s", spool, strerror(rc));
+		goto out;
+	}
+	if ((rc = vm_encode(r, &w)) != 0) {
+		vm_rec_abort(r);
+		fail("vm add: cannot write into the spool %s: %s", spool, strerror(rc));
+		goto out;
+	}
+	rc = vm_rec_commit(r, NULL, m.file, sizeof m.file, &m.duration_ms);
+	if (rc != 0) {
+		fail("vm add: cannot store the message in the spool %s: %s", spool, strerror(rc));
+		goto out;
+	}
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	m.received_at = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	int64_t id = 0;
+	rc = db_vm_msg_add(db, &m, &id);
+	if (rc != 0) {
+		vm_file_unlink(spool, m.file);
+		fail("vm add: %s", rc == ENOSPC ? "the mailbox is full" : strerror(rc));
+		goto out;
+	}
+	printf("%lld\n", (long long)id);
+	ret = EXIT_OK;
+out:
+	free(buf);
+	return ret;
+}
+
+static int vm_del(sqlite3 *db, int argc, char **argv)
+{
+	struct opt opts[] = { { "--spool", NULL } };
+	const char *pos[2];
+	size_t npos;
+	if (!parse_opts(argc, argv, opts, 1, pos, 2, &npos))
+		return usage(NULL);
+	if (npos != 2)
+		return usage("vm del needs MAILBOX ID");
+	const char *spool = opts[0].value ? opts[0].value : spool_dir;
+	unsigned id;
+	if (!parse_uint(pos[1], 1, UINT32_MAX, &id))
+		return fail("vm del: ID: a message number (see vm list)");
+	char file[DB_VM_FILE_MAX + 1];
+	int rc = db_vm_msg_del(db, pos[0], id, file);
+	if (rc == ENOENT)
+		return fail("vm del: no message %u in mailbox %s", id, pos[0]);
+	if (rc != 0)
+		return fail("vm del: %s", strerror(rc));
+	/* The row is gone: the message is deleted even if its file stays. */
+	rc = vm_file_unlink(spool, file);
+	if (rc != 0 && rc != ENOENT)
+		fprintf(stderr, "pbxctl: warning: vm del: cannot remove %s/%s: %s\n", spool, file, strerror(rc));
+	printf("message %u deleted\n", id);
+	return EXIT_OK;
+}
+
+static void vm_mailbox_print(const struct db_mailbox *m)
+{
+	char on[64] = "";
+	db_vm_on_format(m->vm_on, on, sizeof on);
+	printf("%-16s %s\n", "mailbox", m->number);
+	printf("%-16s %s\n", "pin", m->pin[0] ? "set" : "not set");
+	printf("%-16s %s\n", "email", m->email[0] ? m->email : "-");
+	printf("%-16s %u\n", "max seconds", m->max_msg_seconds);
+	printf("%-16s %u\n", "max messages", m->max_messages);
+	printf("%-16s %s\n", "vm on", on[0] ? on : "-");
+	printf("%-16s %s\n", "unsolicited mwi", m->unsolicited_mwi ? "on" : "off");
+}
+
+static int vm_mailbox(sqlite3 *db, int argc, char **argv)
+{
+	struct opt opts[] = {
+		{ "--pin", NULL }, { "--email", NULL }, { "--max-seconds", NULL }, { "--max-messages", NULL },
+		{ "--vm-on", NULL },
+	};
+	/* --no-email is the one option without a value: taken out first. */
+	char *rest[64];
+	int nrest = 0;
+	bool no_email = false;
+	for (int k = 0; k < argc; k++) {
+		if (strcmp(argv[k], "--no-email") == 0) {
+			no_email = true;
+			continue;
+		}
+		if (nrest >= (int)(sizeof rest / sizeof rest[0]))
+			return usage("vm mailbox: too many arguments");
+		rest[nrest++] = argv[k];
+	}
+	const char *pos[1];
+	size_t npos;
+	if (!parse_opts(nrest, rest, opts, 5, pos, 1, &npos))
+		return usage(NULL);
+	if (npos != 1)
+		return usage("vm mailbox needs MAILBOX");
+	if (no_email && opts[1].value)
+		return usage("vm mailbox: --email and --no-email together");
+	struct db_mailbox m;
+	if (vm_mailbox_fetch(db, "vm mailbox", pos[0], &m) != EXIT_OK)
+		return EXIT_FAIL;
+	bool change = no_email;
+	for (size_t k = 0; k < 5; k++)
+		change = change || opts[k].value;
+	if (!change) {
+		vm_mailbox_print(&m);
+		return EXIT_OK;
+	}
+	if (opts[0].value && !db_pin_valid(opts[0].value))
+		return fail("vm mailbox: --pin: %d to %d digits, or \"\" for none", DB_PIN_MIN, DB_PIN_MAX);
+	if (opts[1].value) {
+		if (!opts[1].value[0] || strlen(opts[1].value) > DB_VM_EMAIL_MAX || !db_vm_email_valid(opts[1].value))
+			return fail("vm mailbox: --email: one address local@domain (or --no-email)");
+		snprintf(m.email, sizeof m.email, "%s", opts[1].value);
+	}
+	if (no_email)
+		m.email[0] = '\0';
+	if (opts[2].value && !parse_uint(opts[2].value, DB_VM_MSG_SECONDS_MIN, DB_VM_MSG_SECONDS_MAX, &m.max_msg_seconds))
+		return fail("vm mailbox: --max-seconds: %d to %d", DB_VM_MSG_SECONDS_MIN, DB_VM_MSG_SECONDS_MAX);
+	if (opts[3].value && !parse_uint(opts[3].value, 1, DB_VM_MESSAGES_MAX, &m.max_messages))
+		return fail("vm mailbox: --max-messages: 1 to %d", DB_VM_MESSAGES_MAX);
+	if (opts[4].value && db_vm_on_parse(opts[4].value, &m.vm_on) != 0)
+		return fail("vm mailbox: --vm-on: a comma list of noanswer, busy, unavailable, dnd (\"\" for none)");
+	/* PIN and settings in one transaction: all or nothing. */
+	char err[256] = "";
+	int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : EIO;
+	if (rc != 0)
+		snprintf(err, sizeof err, "%s", sqlite3_errmsg(db));
+	if (rc == 0 && (rc = db_vm_mailbox_set(db, &m, err, sizeof err)) != 0 && !err[0])
+		snprintf(err, sizeof err, "%s", strerror(rc));
+	if (rc == 0 && opts[0].value && (rc = db_vm_set_pin(db, pos[0], opts[0].value)) != 0)
+		snprintf(err, sizeof err, "pin: %s", strerror(rc));
+	if (rc == 0 && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		rc = EIO;
+		snprintf(err, sizeof err, "%s", sqlite3_errmsg(db));
+	}
+	if (rc != 0) {
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return fail("vm mailbox: %s", err);
+	}
+	printf("mailbox %s updated\n", pos[0]);
+	return EXIT_OK;
+}
+
+static int cmd_vm(sqlite3 *db, int argc, char **argv)
+{
+	if (argc < 1)
+		return usage("vm needs a subcommand");
+	const char *sub = argv[0];
+	if (strcmp(sub, "list") == 0) {
+		if (argc != 2)
+			return usage("vm list needs MAILBOX");
+		struct db_mailbox mb;
+		if (vm_mailbox_fetch(db, "vm list", argv[1], &mb) != EXIT_OK)
+			return EXIT_FAIL;
+		int rc = db_vm_msg_list(db, argv[1], DB_VM_ANY, vm_list_cb, NULL);
+		return rc == 0 ? EXIT_OK : fail("vm list: %s", strerror(rc));
+	}
+	if (strcmp(sub, "add") == 0)
+		return vm_add(db, argc - 1, argv + 1);
+	if (strcmp(sub, "del") == 0)
+		return vm_del(db, argc - 1, argv + 1);
+	if (strcmp(sub, "mailbox") == 0)
+		return vm_mailbox(db, argc - 1, argv + 1);
+	return usage("unknown vm subcommand");
+}
+
 int main(int argc, char **argv)
 {
 	const char *db_path = NULL;
@@ -875,6 +1236,12 @@ int main(int argc, char **argv)
 			db_path = argv[++i];
 		} else if (strncmp(a, "--db=", 5) == 0) {
 			db_path = a + 5;
+		} else if (strcmp(a, "--spool") == 0) {
+			if (i + 1 >= argc)
+				return usage("--spool needs a DIR");
+			spool_dir = argv[++i];
+		} else if (strncmp(a, "--spool=", 8) == 0) {
+			spool_dir = a + 8;
 		} else if (a[0] == '-') {
 			fprintf(stderr, "pbxctl: unknown option %s\n", a);
 			return usage(NULL);
@@ -898,6 +1265,8 @@ int main(int argc, char **argv)
 		run = cmd_reg;
 	else if (strcmp(cmd, "cdr") == 0)
 		run = cmd_cdr;
+	else if (strcmp(cmd, "vm") == 0)
+		run = cmd_vm;
 	else
 		return usage("unknown command");
 
