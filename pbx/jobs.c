@@ -54,6 +54,7 @@ struct jobs {
 	struct pending *pending[PENDING_HASH];
 	size_t npending;
 	unsigned long dropped;
+	unsigned long bind_failures; /* batches of binding changes that failed in a row (thread only) */
 	uint64_t queued_gen, written_gen;
 	pthread_cond_t written;
 	struct config *new_cfg;
@@ -244,6 +245,48 @@ static bool ops_apply(sqlite3 *db, const struct fwd_op *ops, size_t n)
 
 static void check_config(struct jobs *j, sqlite3 *db);
 
+/* Caller holds mu. Put back a change whose batch failed, unless a newer
+ * change of the same binding was queued meanwhile (then p is freed). */
+static void pending_requeue(struct jobs *j, struct pending *p)
+{
+	unsigned h = pending_hash(p->b.aor, p->b.contact);
+	for (struct pending *q = j->pending[h]; q; q = q->next)
+		if (strcmp(q->b.aor, p->b.aor) == 0 && strcmp(q->b.contact, p->b.contact) == 0 &&
+		    q->del_all == p->del_all) {
+			free(p);
+			return;
+		}
+	p->next = j->pending[h];
+	j->pending[h] = p;
+	j->npending++;
+}
+
+/* One transaction for the batch. A row the database refuses (a binding it
+ * finds invalid) is logged and skipped: the others still go in. Removing a
+ * binding that is not stored is no error: its add may have been coalesced
+ * away in the same batch. Returns 0, or the errno of a storage failure
+ * (nothing written then). */
+static int write_bindings(sqlite3 *db, const struct pending *list)
+{
+	int err = db_begin(db);
+	for (const struct pending *p = list; p && !err; p = p->next) {
+		int e = p->del ? db_location_del(db, p->b.aor, p->del_all ? NULL : p->b.contact)
+			       : db_location_put(db, &p->b);
+		if (e == ENOENT && p->del)
+			continue;
+		if (e == EINVAL || e == EEXIST) {
+			log_warn("jobs: binding %s %s not stored: %s", p->b.aor, p->b.contact, strerror(e));
+			continue;
+		}
+		err = e;
+	}
+	if (!err)
+		err = db_commit(db);
+	if (err)
+		db_rollback(db);
+	return err;
+}
+
 /* Write one batch; returns how many changes it held. */
 static size_t flush_batch(struct jobs *j, sqlite3 *db)
 {
@@ -284,18 +327,25 @@ static size_t flush_batch(struct jobs *j, sqlite3 *db)
 	}
 	if (!list)
 		goto done;
-	int err = db_begin(db);
-	for (struct pending *p = list; p && !err; p = p->next) {
-		if (p->del)
-			err = db_location_del(db, p->b.aor, p->del_all ? NULL : p->b.contact);
-		else
-			err = db_location_put(db, &p->b);
-	}
-	if (!err)
-		err = db_commit(db);
+	int err = write_bindings(db, list);
 	if (err) {
-		db_rollback(db);
-		log_err("jobs: writing %zu binding changes failed: %s", n, strerror(err));
+		/* Storage refused the whole transaction (busy, full, I/O): keep the
+		 * changes for the next pass rather than lose them; a newer change
+		 * of the same binding queued meanwhile wins. */
+		if (j->bind_failures++ % 100 == 0) /* every 20 s while storage stays down */
+			log_err("jobs: writing %zu binding changes failed: %s; retrying", n, strerror(err));
+		pthread_mutex_lock(&j->mu);
+		while (list) {
+			struct pending *p = list;
+			list = p->next;
+			pending_requeue(j, p);
+		}
+		pthread_mutex_unlock(&j->mu);
+		gen = 0; /* not written: jobs_sync keeps waiting */
+	} else {
+		if (j->bind_failures)
+			log_notice("jobs: binding changes written again after %lu failed tries", j->bind_failures);
+		j->bind_failures = 0;
 	}
 	while (list) {
 		struct pending *p = list;

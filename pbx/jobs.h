@@ -4,7 +4,7 @@
  * It owns its own SQLite connection. The core hands it binding changes
  * (persisted in batches, one transaction per batch; repeated changes of the
  * same binding coalesce so a phone refreshing often costs one row write per
- * batch), call detail records (a bounded queue, one transaction per batch)
+ * batch; a batch storage refuses is kept and tried again, never dropped), call detail records (a bounded queue, one transaction per batch)
  * and the forwarding and DND changes phones make with feature codes. Once a
  * second it checks the config serial and, when pbxctl or the web admin
  * changed something, loads a new config snapshot and wakes the core through

@@ -400,6 +400,56 @@ static void test_jobs_cdr_queue_full(void **state)
 	db_close(db);
 }
 
+static struct db_binding binding(const char *aor, const char *contact)
+{
+	struct db_binding b;
+	memset(&b, 0, sizeof b);
+	snprintf(b.aor, sizeof b.aor, "%s", aor);
+	snprintf(b.contact, sizeof b.contact, "%s", contact);
+	snprintf(b.received, sizeof b.received, "127.0.0.1:5062");
+	snprintf(b.transport, sizeof b.transport, "udp");
+	snprintf(b.local, sizeof b.local, "127.0.0.1:5060");
+	snprintf(b.call_id, sizeof b.call_id, "cid-%s", contact);
+	b.cseq = 1;
+	b.expires_at = (int64_t)time(NULL) + 3600;
+	b.q = -1;
+	return b;
+}
+
+/* A phone registers a contact and removes it again within one batch, next
+ * to the removal of a stored one: the add and its removal coalesce into a
+ * removal of a row never written, which must not sink the other removal
+ * (it once rolled the whole batch back, leaving a removed binding stored). */
+static void test_jobs_bindings_coalesced_removal(void **state)
+{
+	(void)state;
+	char path[128];
+	sqlite3 *db = open_fresh(path, sizeof path);
+	struct jobs *j = jobs_on(path);
+	struct db_binding y = binding("1003", "sip:1003@127.0.0.1:15060");
+	jobs_location_put(j, &y);
+	jobs_sync(j);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM location WHERE aor = '1003'"), 1);
+
+	/* Back to back: the thread gathers changes for 200 ms per batch. */
+	struct db_binding x = binding("1003", "sip:1003@127.0.0.1:6003");
+	jobs_location_put(j, &x);
+	jobs_location_del(j, "1003", x.contact);
+	jobs_location_del(j, "1003", y.contact);
+	struct db_binding z = binding("1004", "sip:1004@127.0.0.1:6004");
+	jobs_location_put(j, &z);
+	jobs_sync(j);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM location WHERE aor = '1003'"), 0);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM location WHERE aor = '1004'"), 1);
+
+	/* Removing every binding of an aor that has none is no error either. */
+	jobs_location_del(j, "1005", NULL);
+	jobs_location_del(j, "1004", NULL);
+	jobs_stop(j);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM location"), 0);
+	db_close(db);
+}
+
 static bool fd_readable(int fd)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -516,6 +566,7 @@ int main(int argc, char **argv)
 		UNIT_TEST(test_payloads_literal),
 		UNIT_TEST(test_jobs_cdr_batches_and_stop),
 		UNIT_TEST(test_jobs_cdr_queue_full),
+		UNIT_TEST(test_jobs_bindings_coalesced_removal),
 		UNIT_TEST(test_jobs_feature_codes),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
