@@ -49,6 +49,9 @@ static int arena_add(struct arena *a, const char *s, size_t *off)
 struct ext_row {
 	size_t number, name, ha1_md5, ha1_sha256, vm_pin;
 	size_t fwd[3]; /* always, busy, noanswer */
+	size_t greeting[DB_VM_GREETING_COUNT];
+	unsigned vm_on, vm_max_seconds, vm_max_messages;
+	bool unsolicited_mwi;
 	unsigned flags;
 	int ring_time;
 	bool dnd;
@@ -214,13 +217,59 @@ static int config_load_settings(sqlite3 *db, struct config *c)
 
 /* ---- extensions and rooms ---------------------------------------------------- */
 
+/* The mailbox columns (11..18) of an extensions row; a broken value is
+ * logged and its default used: the extension still works. */
+static int mailbox_columns(sqlite3_stmt *st, const char *number, struct arena *a, struct ext_row *e)
+{
+	bool have = sqlite3_column_int64(st, 18) != 0;
+	e->vm_on = DB_VM_ON_ALL;
+	e->vm_max_seconds = 180;
+	e->vm_max_messages = 100;
+	e->unsolicited_mwi = false;
+	if (have) {
+		unsigned bits;
+		if (col_clean(st, 11) && db_vm_on_parse(db_col_text(st, 11), &bits) == 0)
+			e->vm_on = bits;
+		else
+			log_warn("config: mailboxes row %s: vm_on is not a list of noanswer, busy, unavailable, dnd;"
+				 " using all", number);
+		sqlite3_int64 secs = sqlite3_column_int64(st, 12), msgs = sqlite3_column_int64(st, 13);
+		if (secs >= DB_VM_MSG_SECONDS_MIN && secs <= DB_VM_MSG_SECONDS_MAX)
+			e->vm_max_seconds = (unsigned)secs;
+		else
+			log_warn("config: mailboxes row %s: max_msg_seconds %lld out of range; using 180", number,
+				 (long long)secs);
+		if (msgs >= 1 && msgs <= DB_VM_MESSAGES_MAX)
+			e->vm_max_messages = (unsigned)msgs;
+		else
+			log_warn("config: mailboxes row %s: max_messages %lld out of range; using 100", number,
+				 (long long)msgs);
+		e->unsolicited_mwi = sqlite3_column_int64(st, 14) == 1;
+	}
+	for (int k = 0; k < DB_VM_GREETING_COUNT; k++) {
+		const char *g = have ? db_col_text(st, 15 + k) : "";
+		if (g[0] && (!col_clean(st, 15 + k) || !db_vm_file_valid(g))) {
+			log_warn("config: mailboxes row %s: greeting file name not valid; using the generated one",
+				 number);
+			g = "";
+		}
+		int ret = arena_add(a, g, &e->greeting[k]);
+		if (ret != 0)
+			return ret;
+	}
+	return 0;
+}
+
 static int config_load_exts(sqlite3 *db, struct loader *L)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_prepare_v2(db,
-				    "SELECT number, name, ha1_md5, ha1_sha256, vm_pin, flags, ring_time,"
-				    " fwd_always, fwd_busy, fwd_noanswer, dnd"
-				    " FROM extensions ORDER BY length(number), number",
+				    "SELECT e.number, e.name, e.ha1_md5, e.ha1_sha256, e.vm_pin, e.flags, e.ring_time,"
+				    " e.fwd_always, e.fwd_busy, e.fwd_noanswer, e.dnd,"
+				    " m.vm_on, m.max_msg_seconds, m.max_messages, m.unsolicited_mwi,"
+				    " m.greeting_unavail, m.greeting_busy, m.greeting_name, m.number IS NOT NULL"
+				    " FROM extensions e LEFT JOIN mailboxes m ON m.number = e.number"
+				    " ORDER BY length(e.number), e.number",
 				    -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return db_errno(db, rc);
@@ -291,6 +340,9 @@ static int config_load_exts(sqlite3 *db, struct loader *L)
 		e->flags = (unsigned)flags;
 		e->ring_time = (int)ring;
 		e->dnd = sqlite3_column_int64(st, 10) != 0;
+		ret = mailbox_columns(st, number, &L->a, e);
+		if (ret != 0)
+			break;
 		L->n_ext++;
 		if (L->n_ext >= UINT32_MAX / 4) {
 			log_warn("config: too many extensions; the rest are skipped");
@@ -420,8 +472,11 @@ static int config_build(struct config *tmpl, struct loader *L, struct config **o
 			.ha1_sha256 = str + r->ha1_sha256, .vm_pin = str + r->vm_pin, .flags = r->flags,
 			.ring_time = r->ring_time, .fwd_always = str + r->fwd[DB_FWD_ALWAYS],
 			.fwd_busy = str + r->fwd[DB_FWD_BUSY], .fwd_noanswer = str + r->fwd[DB_FWD_NOANSWER],
-			.dnd = r->dnd,
+			.dnd = r->dnd, .vm_on = r->vm_on, .vm_max_seconds = r->vm_max_seconds,
+			.vm_max_messages = r->vm_max_messages, .unsolicited_mwi = r->unsolicited_mwi,
 		};
+		for (int k = 0; k < DB_VM_GREETING_COUNT; k++)
+			exts[n].greeting[k] = str + r->greeting[k];
 		if (!hash_put(eh, ext_hs - 1, &exts[0].number, sizeof exts[0], exts[n].number, (uint32_t)n)) {
 			log_warn("config: extensions row %s: duplicate number; skipped", exts[n].number);
 			continue;

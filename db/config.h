@@ -17,6 +17,8 @@
 #define PBX_CONFIG_H
 
 #include <stdatomic.h>
+
+#include "db.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,6 +41,12 @@ struct config_ext {
 	const char *fwd_busy;
 	const char *fwd_noanswer; /* after ring_time seconds */
 	bool dnd;               /* do not disturb: treat as busy */
+	/* Mailbox (table mailboxes; defaults when the row is missing). */
+	unsigned vm_on;         /* DB_VM_ON_*: when an unanswered call goes to voicemail */
+	unsigned vm_max_seconds;  /* longest message */
+	unsigned vm_max_messages; /* both folders together */
+	bool unsolicited_mwi;   /* NOTIFY message-summary without a SUBSCRIBE */
+	const char *greeting[DB_VM_GREETING_COUNT]; /* relative to the spool; "" = generated */
 };
 
 struct config_room {

@@ -297,6 +297,51 @@ static void test_forwarding_in_snapshot(void **state)
 	db_close(db);
 }
 
+/* Mailbox settings ride in the snapshot; broken values fall back to the
+ * defaults, and an extension without a mailbox row gets them too. */
+static void test_mailbox_in_snapshot(void **state)
+{
+	(void)state;
+	sqlite3 *db = fresh();
+	char err[160];
+	add_many(db, 4000, 3);
+	struct db_mailbox m;
+	assert_int_equal(db_vm_mailbox_get(db, "4000", &m), 0);
+	m.vm_on = DB_VM_ON_BUSY | DB_VM_ON_DND;
+	m.max_msg_seconds = 30;
+	m.max_messages = 5;
+	m.unsolicited_mwi = true;
+	assert_int_equal(db_vm_mailbox_set(db, &m, err, sizeof err), 0);
+	assert_int_equal(db_vm_set_greeting(db, "4000", DB_VM_GREETING_BUSY, "4000/greeting-busy.opus"), 0);
+	assert_int_equal(sqlite3_exec(db,
+				      "UPDATE mailboxes SET vm_on = 'sometimes', greeting_name = '../../etc/passwd'"
+				      " WHERE number = '4001';"
+				      "DELETE FROM mailboxes WHERE number = '4002';",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	struct config *c = NULL;
+	assert_int_equal(config_load(db, &c), 0);
+	const struct config_ext *e = config_ext_find(c, "4000", 4);
+	assert_non_null(e);
+	assert_int_equal(e->vm_on, DB_VM_ON_BUSY | DB_VM_ON_DND);
+	assert_int_equal(e->vm_max_seconds, 30);
+	assert_int_equal(e->vm_max_messages, 5);
+	assert_true(e->unsolicited_mwi);
+	assert_string_equal(e->greeting[DB_VM_GREETING_BUSY], "4000/greeting-busy.opus");
+	assert_string_equal(e->greeting[DB_VM_GREETING_UNAVAIL], "");
+	for (const char *n = "4001"; n; n = strcmp(n, "4001") == 0 ? "4002" : NULL) {
+		e = config_ext_find(c, n, 4);
+		assert_non_null(e);
+		assert_int_equal(e->vm_on, DB_VM_ON_ALL);
+		assert_int_equal(e->vm_max_seconds, 180);
+		assert_int_equal(e->vm_max_messages, 100);
+		assert_false(e->unsolicited_mwi);
+		assert_string_equal(e->greeting[DB_VM_GREETING_NAME], "");
+	}
+	config_unref(c);
+	db_close(db);
+}
+
 static void test_rooms_and_refcount(void **state)
 {
 	(void)state;
@@ -367,6 +412,7 @@ int main(int argc, char **argv)
 		UNIT_TEST(test_bad_rows_skipped),
 		UNIT_TEST(test_forwarding_in_snapshot),
 		UNIT_TEST(test_rooms_and_refcount),
+		UNIT_TEST(test_mailbox_in_snapshot),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
