@@ -339,6 +339,12 @@ int db_room_validate(const char *number, const char *name, const char *pin,
 		     const char *moderator_pin, unsigned max_participants, char *err, size_t errcap);
 int db_room_add(sqlite3 *db, const char *number, const char *name, const char *pin,
 		const char *moderator_pin, unsigned max_participants, char *err, size_t errcap);
+/* Change a room: NULL (or max_participants 0, flags NULL) keeps a field.
+ * Checked like db_room_add against the merged row (a new pin must differ
+ * from the moderator PIN kept). 0, ENOENT, EINVAL (err says which field). */
+int db_room_update(sqlite3 *db, const char *number, const char *name, const char *pin,
+		   const char *moderator_pin, unsigned max_participants, const unsigned *flags, char *err,
+		   size_t errcap);
 int db_room_del(sqlite3 *db, const char *number); /* ENOENT */
 int db_room_list(sqlite3 *db, int (*cb)(void *ctx, const struct db_room *r), void *ctx);
 

@@ -91,6 +91,83 @@ int db_room_add(sqlite3 *db, const char *number, const char *name, const char *p
 	return db_write_end(db, owned, ret);
 }
 
+int db_room_update(sqlite3 *db, const char *number, const char *name, const char *pin,
+		   const char *moderator_pin, unsigned max_participants, const unsigned *flags, char *err,
+		   size_t errcap)
+{
+	if (!db_number_valid(number)) {
+		snprintf(err, errcap, "room: no room %.*s", DB_NUMBER_MAX + 1, number ? number : "");
+		return ENOENT;
+	}
+	if (flags && (*flags & ~ROOM_F_ALL) != 0) {
+		snprintf(err, errcap, "options: unknown");
+		return EINVAL;
+	}
+	int ret = db_room_validate(NULL, name, pin, moderator_pin, max_participants, err, errcap);
+	if (ret != 0)
+		return ret;
+	bool owned;
+	ret = db_write_begin(db, &owned);
+	if (ret != 0) {
+		snprintf(err, errcap, "database: %s", sqlite3_errmsg(db));
+		return ret;
+	}
+	/* The PINs kept, for the check that they differ. */
+	char cur_pin[DB_PIN_MAX + 1] = "", cur_mpin[DB_PIN_MAX + 1] = "";
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, "SELECT pin, moderator_pin FROM rooms WHERE number = ?1", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+	}
+	if (rc == SQLITE_ROW) {
+		snprintf(cur_pin, sizeof cur_pin, "%s", db_col_text(st, 0));
+		snprintf(cur_mpin, sizeof cur_mpin, "%s", db_col_text(st, 1));
+	} else if (rc == SQLITE_DONE) {
+		snprintf(err, errcap, "room: no room %s", number);
+		ret = ENOENT;
+	} else {
+		snprintf(err, errcap, "database: %s", sqlite3_errmsg(db));
+		ret = db_errno(db, rc);
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (ret != 0)
+		return db_write_end(db, owned, ret);
+	const char *p = pin ? pin : cur_pin, *mp = moderator_pin ? moderator_pin : cur_mpin;
+	if (*p && strcmp(p, mp) == 0) {
+		snprintf(err, errcap, "%s: must differ from %s", moderator_pin ? "moderator_pin" : "pin",
+			 moderator_pin ? "pin" : "moderator_pin");
+		return db_write_end(db, owned, EINVAL);
+	}
+	rc = sqlite3_prepare_v2(db,
+				"UPDATE rooms SET name = coalesce(?2, name), pin = coalesce(?3, pin),"
+				" moderator_pin = coalesce(?4, moderator_pin),"
+				" max_participants = coalesce(?5, max_participants), flags = coalesce(?6, flags)"
+				" WHERE number = ?1",
+				-1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
+		if (name)
+			sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+		if (pin)
+			sqlite3_bind_text(st, 3, pin, -1, SQLITE_STATIC);
+		if (moderator_pin)
+			sqlite3_bind_text(st, 4, moderator_pin, -1, SQLITE_STATIC);
+		if (max_participants)
+			sqlite3_bind_int(st, 5, (int)max_participants);
+		if (flags)
+			sqlite3_bind_int(st, 6, (int)*flags);
+		rc = sqlite3_step(st);
+	}
+	if (rc != SQLITE_DONE) {
+		snprintf(err, errcap, "database: %s", sqlite3_errmsg(db));
+		ret = db_errno(db, rc);
+	}
+	sqlite3_finalize(st);
+	return db_write_end(db, owned, ret);
+}
+
 int db_room_del(sqlite3 *db, const char *number)
 {
 	if (!db_number_valid(number))

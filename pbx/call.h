@@ -112,6 +112,7 @@ struct call_conf {
 	bool moderator, muted, star;
 	unsigned plays;                 /* media_plays not yet reported done */
 	int volume;
+	int64_t joined_ms;              /* wall clock when it joined the room */
 	struct call *next, *prev;       /* members of the room in joining order */
 };
 
@@ -200,6 +201,16 @@ void conf_play_done(struct core *c, struct call *call);
 void conf_leave(struct core *c, struct call *call);
 void conf_room_close(struct core *c, struct conf_room *r);
 void conf_free_all(struct core *c);
+/* The web admin's controls (core_live.c). conf_admin_list copies up to max
+ * participants, room by room, each room's in joining order; *total = all. */
+struct live_conf_member;
+size_t conf_admin_list(struct core *c, struct live_conf_member *out, size_t max, size_t *total);
+/* Mute or unmute participant id (a call id) of room: 0, ENOENT. */
+int conf_admin_mute(struct core *c, const char *room, uint64_t id, bool muted);
+/* Goodbye prompt, then hang up participant id: 0, ENOENT. */
+int conf_admin_kick(struct core *c, const char *room, uint64_t id);
+/* Lock (nobody but a moderator joins) or unlock a room in use: 0, ENOENT. */
+int conf_admin_lock(struct core *c, const char *room, bool locked);
 
 /* call_refer.c: REFER (RFC 3515), blind and attended (Replaces, RFC 3891) */
 void call_refer(struct core *c, struct leg *l, struct sip_txn *st, const struct sip_msg *req,

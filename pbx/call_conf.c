@@ -18,9 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "call.h"
 #include "db.h"
+#include "live.h"
 #include "log.h"
 #include "prompt.h"
 
@@ -39,6 +41,13 @@ struct conf_room {
 	bool all_muted;
 	struct call *first, *last; /* members in joining order */
 };
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static struct conf_room *room_find(struct core *c, const char *number)
 {
@@ -141,6 +150,7 @@ static void join(struct core *c, struct call *call, bool moderator)
 	call->conf.state = CONF_IN;
 	call->conf.moderator = moderator;
 	call->conf.muted = muted;
+	call->conf.joined_ms = wall_ms();
 	call->conf.prev = r->last;
 	if (r->last)
 		r->last->conf.next = call;
@@ -369,6 +379,78 @@ void conf_leave(struct core *c, struct call *call)
 	if (cr->flags & ROOM_F_ANNOUNCE)
 		for (struct call *m = r->first; m; m = m->conf.next)
 			play1(c, m, PROMPT_CONF_LEFT, -1);
+}
+
+/* ---- the web admin's controls -------------------------------------------------- */
+
+size_t conf_admin_list(struct core *c, struct live_conf_member *out, size_t max, size_t *total)
+{
+	size_t n = 0, all = 0;
+	for (struct conf_room *r = c->conf_rooms; r; r = r->next) {
+		for (struct call *m = r->first; m; m = m->conf.next) {
+			all++;
+			if (n >= max)
+				continue;
+			struct live_conf_member *o = &out[n++];
+			memset(o, 0, sizeof *o);
+			snprintf(o->room, sizeof o->room, "%s", r->number);
+			o->room_locked = r->locked;
+			o->room_count = r->count;
+			o->id = m->id;
+			snprintf(o->number, sizeof o->number, "%s", m->caller ? m->caller->number : "");
+			snprintf(o->name, sizeof o->name, "%s", m->caller ? m->caller->name : "");
+			o->joined_ms = m->conf.joined_ms;
+			o->muted = m->conf.muted;
+			o->moderator = m->conf.moderator;
+		}
+	}
+	*total = all;
+	return n;
+}
+
+static struct call *member_find(struct core *c, const char *room, uint64_t id)
+{
+	struct conf_room *r = room_find(c, room);
+	for (struct call *m = r ? r->first : NULL; m; m = m->conf.next)
+		if (m->id == id)
+			return m;
+	return NULL;
+}
+
+int conf_admin_mute(struct core *c, const char *room, uint64_t id, bool muted)
+{
+	struct call *m = member_find(c, room, id);
+	if (!m)
+		return ENOENT;
+	if (m->conf.muted == muted)
+		return 0;
+	set_mute(c, m, muted);
+	/* Told as after its own *6, so nobody is muted without knowing. */
+	play1(c, m, muted ? PROMPT_CONF_MUTED : PROMPT_CONF_UNMUTED, -1);
+	log_info("conference %s: %s %s by the administrator", room, m->caller->number,
+		 muted ? "muted" : "unmuted");
+	return 0;
+}
+
+int conf_admin_kick(struct core *c, const char *room, uint64_t id)
+{
+	struct call *m = member_find(c, room, id);
+	if (!m)
+		return ENOENT;
+	log_info("conference %s: %s removed by the administrator", room, m->caller->number);
+	remove_member(c, m, PROMPT_CONF_KICKED);
+	return 0;
+}
+
+int conf_admin_lock(struct core *c, const char *room, bool locked)
+{
+	struct conf_room *r = room_find(c, room);
+	if (!r)
+		return ENOENT;
+	if (r->locked != locked)
+		log_info("conference %s %s by the administrator", r->number, locked ? "locked" : "unlocked");
+	r->locked = locked;
+	return 0;
 }
 
 void conf_free_all(struct core *c)

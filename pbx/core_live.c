@@ -25,12 +25,17 @@
 #define LIVE_WAIT_MS 1000
 #define LIVE_QUEUE_MAX 64
 
-enum live_kind { LIVE_REGS, LIVE_BANS, LIVE_BAN_LIFT, LIVE_CALLS, LIVE_CALL_HANGUP, LIVE_STATS };
+enum live_kind {
+	LIVE_REGS, LIVE_BANS, LIVE_BAN_LIFT, LIVE_CALLS, LIVE_CALL_HANGUP, LIVE_STATS,
+	LIVE_CONF_MEMBERS, LIVE_CONF_MUTE, LIVE_CONF_KICK, LIVE_CONF_LOCK,
+};
 
 struct live_query {
 	struct live_query *next;
 	enum live_kind kind;
 	char arg[64];
+	uint64_t id;     /* LIVE_CONF_MUTE, LIVE_CONF_KICK: the participant */
+	int flag;        /* LIVE_CONF_MUTE: muted; LIVE_CONF_LOCK: locked */
 	void *out;       /* LIVE_REGS: struct live_binding[max]; LIVE_BANS: struct live_ban[max] */
 	size_t max, n, total;
 	int result;
@@ -136,6 +141,19 @@ static void answer(struct core *c, struct live_query *q)
 		q->result = 0;
 		break;
 	}
+	case LIVE_CONF_MEMBERS:
+		q->n = conf_admin_list(c, q->out, q->max, &q->total);
+		q->result = 0;
+		break;
+	case LIVE_CONF_MUTE:
+		q->result = conf_admin_mute(c, q->arg, q->id, q->flag != 0);
+		break;
+	case LIVE_CONF_KICK:
+		q->result = conf_admin_kick(c, q->arg, q->id);
+		break;
+	case LIVE_CONF_LOCK:
+		q->result = conf_admin_lock(c, q->arg, q->flag != 0);
+		break;
 	case LIVE_BAN_LIFT: {
 		struct sockaddr_storage a;
 		if (sip_addr_parse(q->arg, 0, &a) != 0)
@@ -177,9 +195,10 @@ static void on_live(struct loop_watch *w, uint32_t events)
 	}
 }
 
-/* HTTP thread: post a query and wait for it with a bound. */
-static int ask(struct core_live *l, enum live_kind kind, const char *arg, void *out, size_t elem,
-	       size_t max, size_t *n, size_t *total)
+/* HTTP thread: post a query and wait for it with a bound. id and flag are
+ * the arguments of the room controls besides arg. */
+static int ask_full(struct core_live *l, enum live_kind kind, const char *arg, uint64_t id, int flag,
+		    void *out, size_t elem, size_t max, size_t *n, size_t *total)
 {
 	struct live_query *q = calloc(1, sizeof *q);
 	if (!q)
@@ -187,6 +206,8 @@ static int ask(struct core_live *l, enum live_kind kind, const char *arg, void *
 	q->kind = kind;
 	if (arg)
 		snprintf(q->arg, sizeof q->arg, "%s", arg);
+	q->id = id;
+	q->flag = flag;
 	q->max = max;
 	if (max && !(q->out = calloc(max, elem))) {
 		free(q);
@@ -229,6 +250,12 @@ static int ask(struct core_live *l, enum live_kind kind, const char *arg, void *
 	return rc;
 }
 
+static int ask(struct core_live *l, enum live_kind kind, const char *arg, void *out, size_t elem,
+	       size_t max, size_t *n, size_t *total)
+{
+	return ask_full(l, kind, arg, 0, 0, out, elem, max, n, total);
+}
+
 static int ops_registrations(void *ctx, struct live_binding *out, size_t max, size_t *n, size_t *total)
 {
 	return ask(ctx, LIVE_REGS, NULL, out, sizeof *out, max, n, total);
@@ -254,6 +281,38 @@ static int ops_call_hangup(void *ctx, uint64_t id)
 	char arg[24];
 	snprintf(arg, sizeof arg, "%llu", (unsigned long long)id);
 	return ask(ctx, LIVE_CALL_HANGUP, arg, NULL, 0, 0, NULL, NULL);
+}
+
+static int ops_conf_members(void *ctx, struct live_conf_member *out, size_t max, size_t *n, size_t *total)
+{
+	return ask(ctx, LIVE_CONF_MEMBERS, NULL, out, sizeof *out, max, n, total);
+}
+
+/* A room number that does not fit cannot be in use. */
+static bool room_arg_ok(const char *room)
+{
+	return room && strlen(room) < sizeof ((struct live_query *)0)->arg;
+}
+
+static int ops_conf_mute(void *ctx, const char *room, uint64_t id, int muted)
+{
+	if (!room_arg_ok(room))
+		return ENOENT;
+	return ask_full(ctx, LIVE_CONF_MUTE, room, id, muted != 0, NULL, 0, 0, NULL, NULL);
+}
+
+static int ops_conf_kick(void *ctx, const char *room, uint64_t id)
+{
+	if (!room_arg_ok(room))
+		return ENOENT;
+	return ask_full(ctx, LIVE_CONF_KICK, room, id, 0, NULL, 0, 0, NULL, NULL);
+}
+
+static int ops_conf_lock(void *ctx, const char *room, int locked)
+{
+	if (!room_arg_ok(room))
+		return ENOENT;
+	return ask_full(ctx, LIVE_CONF_LOCK, room, 0, locked != 0, NULL, 0, 0, NULL, NULL);
 }
 
 static int ops_stats(void *ctx, struct live_stats *out)
@@ -322,5 +381,9 @@ void core_live_ops(struct core *c, struct live_ops *ops)
 	ops->calls = ops_calls;
 	ops->call_hangup = ops_call_hangup;
 	ops->stats = ops_stats;
+	ops->conf_members = ops_conf_members;
+	ops->conf_mute = ops_conf_mute;
+	ops->conf_kick = ops_conf_kick;
+	ops->conf_lock = ops_conf_lock;
 	ops->config_changed = ops_config_changed;
 }

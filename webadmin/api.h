@@ -236,6 +236,9 @@ void api_throttle_ok(struct api_sessions *s, const char *ip, const char *user);
 int api_live_regs_json(const struct live_ops *live, size_t max, json_t **out);
 int api_live_calls_json(const struct live_ops *live, size_t max, json_t **out);
 int api_live_stats_json(const struct live_ops *live, json_t **out);
+/* The body of GET /api/v1/rooms/live (api_rooms_live.c), likewise: at most
+ * max participants listed, "total" counts all. */
+int api_live_rooms_json(const struct live_ops *live, size_t max, json_t **out);
 /* Answer an errno from the core (ENOTSUP and ETIMEDOUT: 503, else 500). */
 int api_live_error(struct api_req *r, int rc);
 
@@ -285,7 +288,13 @@ int api_admins_delete(struct api_req *r);
 int api_admins_password(struct api_req *r);
 int api_rooms_list(struct api_req *r);
 int api_rooms_create(struct api_req *r);
+int api_rooms_patch(struct api_req *r);
 int api_rooms_delete(struct api_req *r);
+/* api_rooms_live.c */
+int api_rooms_live(struct api_req *r);
+int api_rooms_mute(struct api_req *r);
+int api_rooms_kick(struct api_req *r);
+int api_rooms_lock(struct api_req *r);
 /* api_live.c */
 int api_regs_list(struct api_req *r);
 int api_bans_list(struct api_req *r);

@@ -262,11 +262,35 @@ int api_admins_password(struct api_req *r)
 
 /* ---- rooms ---------------------------------------------------------------------- */
 
+/* Room options as the API and pbxctl write them: "announce,join-muted". */
+static void room_options_str(unsigned flags, char *out, size_t cap)
+{
+	static const struct { unsigned bit; const char *name; } names[] = {
+		{ ROOM_F_ANNOUNCE, "announce" },
+		{ ROOM_F_WAIT_MODERATOR, "wait-moderator" },
+		{ ROOM_F_JOIN_MUTED, "join-muted" },
+		{ ROOM_F_END_WITH_MODERATOR, "end-with-moderator" },
+	};
+	size_t used = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		if (!(flags & names[i].bit))
+			continue;
+		int w = snprintf(out + used, cap - used, "%s%s", used ? "," : "", names[i].name);
+		if (w < 0 || (size_t)w >= cap - used)
+			break;
+		used += (size_t)w;
+	}
+}
+
 static int rooms_collect(void *ctx, const struct db_room *rm)
 {
-	json_t *o = json_pack("{s:o, s:o, s:b, s:b, s:I}", "number", api_jstr(rm->number), "name",
+	char opts[128];
+	room_options_str(rm->flags, opts, sizeof opts);
+	json_t *o = json_pack("{s:o, s:o, s:b, s:b, s:I, s:s}", "number", api_jstr(rm->number), "name",
 			      api_jstr(rm->name), "pin_set", rm->pin[0] != '\0', "moderator_pin_set",
-			      rm->moderator_pin[0] != '\0', "max_participants", (json_int_t)rm->max_participants);
+			      rm->moderator_pin[0] != '\0', "max_participants", (json_int_t)rm->max_participants,
+			      "options", opts);
 	return json_array_append_new(ctx, o) == 0 ? 0 : ENOMEM;
 }
 
@@ -286,7 +310,7 @@ int api_rooms_list(struct api_req *r)
 
 int api_rooms_create(struct api_req *r)
 {
-	const char *number = NULL, *name = NULL, *pin = NULL, *mpin = NULL;
+	const char *number = NULL, *name = NULL, *pin = NULL, *mpin = NULL, *options = NULL;
 	json_int_t maxp = 0;
 	bool has_max = false;
 	const struct api_field f[] = {
@@ -295,6 +319,7 @@ int api_rooms_create(struct api_req *r)
 		{ "pin", API_JSTR, false, &pin, NULL, NULL },
 		{ "moderator_pin", API_JSTR, false, &mpin, NULL, NULL },
 		{ "max_participants", API_JINT, false, NULL, &maxp, &has_max },
+		{ "options", API_JSTR, false, &options, NULL, NULL },
 	};
 	if (api_fields(r, f, sizeof f / sizeof f[0]) != 0)
 		return 0;
@@ -302,18 +327,69 @@ int api_rooms_create(struct api_req *r)
 		return api_error(r, 400, "max_participants", "max_participants: 1 to %d",
 				 DB_ROOM_MAX_PARTICIPANTS);
 	char err[256] = "";
+	unsigned flags = 0;
+	if (db_room_flags_parse(options, &flags, err, sizeof err) != 0)
+		return api_error(r, 400, "options", "%s", err);
 	int rc = db_room_validate(number, name, pin, mpin, (unsigned)maxp, err, sizeof err);
 	if (rc != 0)
 		return api_error_db(r, rc, err);
 	sqlite3 *db;
 	if (api_db(r, &db) != 0)
 		return 0;
-	rc = db_room_add(db, number, name, pin, mpin, (unsigned)maxp, err, sizeof err);
+	/* One transaction: the room never exists without its options. */
+	rc = db_begin(db);
+	if (rc == 0)
+		rc = db_room_add(db, number, name, pin, mpin, (unsigned)maxp, err, sizeof err);
+	if (rc == 0 && flags)
+		rc = db_room_set_flags(db, number, flags);
+	if (rc == 0)
+		rc = db_commit(db);
+	else
+		db_rollback(db);
 	if (rc != 0)
 		return api_error_db(r, rc, err);
 	api_changed(r);
 	snprintf(r->location, sizeof r->location, "/api/v1/rooms/%s", number);
 	return api_reply_json(r, 201, json_pack("{s:s, s:s}", "number", number, "name", name ? name : ""));
+}
+
+/* PATCH: the fields given change, the others stay. */
+int api_rooms_patch(struct api_req *r)
+{
+	const char *number = r->params[0];
+	if (!db_number_valid(number))
+		return api_error(r, 404, "number", "no room %.*s", DB_NUMBER_MAX + 1, number);
+	const char *name = NULL, *pin = NULL, *mpin = NULL, *options = NULL;
+	json_int_t maxp = 0;
+	bool has_max = false;
+	const struct api_field f[] = {
+		{ "name", API_JSTR, false, &name, NULL, NULL },
+		{ "pin", API_JSTR, false, &pin, NULL, NULL },
+		{ "moderator_pin", API_JSTR, false, &mpin, NULL, NULL },
+		{ "max_participants", API_JINT, false, NULL, &maxp, &has_max },
+		{ "options", API_JSTR, false, &options, NULL, NULL },
+	};
+	if (api_fields(r, f, sizeof f / sizeof f[0]) != 0)
+		return 0;
+	if (json_object_size(r->json) == 0)
+		return api_error(r, 400, NULL, "nothing to change");
+	if (has_max && (maxp < 1 || maxp > DB_ROOM_MAX_PARTICIPANTS))
+		return api_error(r, 400, "max_participants", "max_participants: 1 to %d",
+				 DB_ROOM_MAX_PARTICIPANTS);
+	char err[256] = "";
+	unsigned flags = 0;
+	if (options && db_room_flags_parse(options, &flags, err, sizeof err) != 0)
+		return api_error(r, 400, "options", "%s", err);
+	sqlite3 *db;
+	if (api_db(r, &db) != 0)
+		return 0;
+	int rc = db_room_update(db, number, name, pin, mpin, has_max ? (unsigned)maxp : 0, options ? &flags : NULL,
+				err, sizeof err);
+	if (rc != 0)
+		return api_error_db(r, rc, err);
+	api_changed(r);
+	log_notice("http: %s changed room %s", r->sess.user, number);
+	return api_reply_empty(r, 204);
 }
 
 int api_rooms_delete(struct api_req *r)

@@ -2,10 +2,10 @@
  * api_events.c: GET /api/v1/events, the live state as Server-Sent Events.
  *
  * One thread, started with the server when there is a core, asks the core
- * for registrations, calls and counters once every API_EVENTS_POLL_MS while
+ * for registrations, calls, counters and conference rooms in use once every API_EVENTS_POLL_MS while
  * at least one stream is open (never otherwise), and queues each snapshot
  * that changed to every stream as "event: KIND\ndata: JSON\n\n", where JSON
- * is the body GET /api/v1/KIND answers. A new stream gets the latest
+ * is the body GET /api/v1/KIND answers (rooms: /api/v1/rooms/live). A new stream gets the latest
  * snapshots at once; a stream with nothing to say for keepalive seconds
  * gets a comment line, which is also how a client that went away is
  * noticed. A stream ends when its session does (sign-out, expiry); it
@@ -42,8 +42,8 @@
 #define EV_POLL_GAP_MS 100 /* at least this between two polls, however many streams open */
 #define EV_STACK_SIZE (512 * 1024) /* building JSON and asking the core need little */
 
-enum ev_kind { EV_REGS, EV_CALLS, EV_STATS, EV_KINDS };
-static const char *const ev_names[EV_KINDS] = { "registrations", "calls", "stats" };
+enum ev_kind { EV_REGS, EV_CALLS, EV_STATS, EV_ROOMS, EV_KINDS };
+static const char *const ev_names[EV_KINDS] = { "registrations", "calls", "stats", "rooms" };
 
 enum stream_state { ST_RUNNING, ST_SUSPENDING, ST_SUSPENDED };
 
@@ -160,6 +160,8 @@ static void poll_core(struct api_events *ev, char *frame[EV_KINDS])
 	frame[EV_CALLS] = frame_of(EV_CALLS, rc, o);
 	rc = api_live_stats_json(live, &o);
 	frame[EV_STATS] = frame_of(EV_STATS, rc, o);
+	rc = api_live_rooms_json(live, API_EVENTS_ITEMS_MAX, &o);
+	frame[EV_ROOMS] = frame_of(EV_ROOMS, rc, o);
 }
 
 /* Take the new frames and queue what each stream has not seen. Returns

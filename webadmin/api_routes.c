@@ -50,7 +50,8 @@ static const struct api_route routes[] = {
 	{ "DELETE", "/api/v1/calls/{id}", S | C | API_LIVE, api_calls_hangup, "Hang up a call in progress" },
 	{ "GET", "/api/v1/stats", S | API_LIVE, api_stats_get, "Counters of the phone system and the machine's load" },
 	{ "GET", "/api/v1/events", S | API_LIVE | API_STREAM, api_events_get,
-	  "Server-Sent Events: registrations, calls and stats (the bodies of those GETs) whenever they change, "
+	  "Server-Sent Events: registrations, calls, stats and rooms (the bodies of those GETs; rooms: /rooms/live) "
+	  "whenever they change, "
 	  "a comment every 15 s otherwise" },
 
 	{ "GET", "/api/v1/settings", S, api_settings_get, "Settings" },
@@ -67,8 +68,20 @@ static const struct api_route routes[] = {
 	{ "DELETE", "/api/v1/bans/{addr}", S | C | API_LIVE, api_bans_lift, "Lift a ban" },
 
 	{ "GET", "/api/v1/rooms", S, api_rooms_list, "Conference rooms" },
-	{ "POST", "/api/v1/rooms", S | C | API_JSON, api_rooms_create, "Create a conference room" },
+	{ "POST", "/api/v1/rooms", S | C | API_JSON, api_rooms_create,
+	  "Create a conference room (number, name, pin, moderator_pin, max_participants, options: "
+	  "\"announce,wait-moderator,join-muted,end-with-moderator\")" },
+	{ "GET", "/api/v1/rooms/live", S | API_LIVE, api_rooms_live,
+	  "Conference rooms in use (live) with their participants; participant ids are call ids as strings" },
+	{ "PATCH", "/api/v1/rooms/{number}", S | C | API_JSON, api_rooms_patch,
+	  "Change a conference room; fields left out keep their values" },
 	{ "DELETE", "/api/v1/rooms/{number}", S | C, api_rooms_delete, "Delete a conference room" },
+	{ "POST", "/api/v1/rooms/{number}/lock", S | C | API_JSON | API_LIVE, api_rooms_lock,
+	  "Lock or unlock a room in use ({\"locked\": true|false}): locked, only a moderator joins" },
+	{ "POST", "/api/v1/rooms/{number}/participants/{id}/mute", S | C | API_JSON | API_LIVE, api_rooms_mute,
+	  "Mute or unmute a participant ({\"muted\": true|false}); it hears the prompt" },
+	{ "DELETE", "/api/v1/rooms/{number}/participants/{id}", S | C | API_LIVE, api_rooms_kick,
+	  "Remove a participant from a room (a goodbye prompt, then hang-up)" },
 };
 
 #undef S

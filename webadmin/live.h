@@ -39,6 +39,20 @@ struct live_call {
 	int srtp_a, srtp_b;
 };
 
+/* One participant of a conference room in use (a room exists in the core
+ * while someone is in it). Listed room by room, each room's participants
+ * in joining order; the room's own state is repeated on each of its rows. */
+struct live_conf_member {
+	char room[16];         /* room number */
+	int room_locked;       /* nobody but a moderator may join */
+	unsigned room_count;   /* participants in the room, all of them */
+	uint64_t id;           /* the participant's call id (as in struct live_call) */
+	char number[32];       /* the caller's extension */
+	char name[256];        /* its display name, may be "" */
+	int64_t joined_ms;     /* unix ms */
+	int muted, moderator;
+};
+
 /* Counters for /metrics. */
 struct live_stats {
 	uint64_t registrations;   /* bindings now */
@@ -65,6 +79,15 @@ struct live_ops {
 	int (*calls)(void *ctx, struct live_call *out, size_t max, size_t *n, size_t *total);
 	/* Hang up call id (both sides get BYE or a final response). 0, ENOENT. */
 	int (*call_hangup)(void *ctx, uint64_t id);
+	/* Participants of the rooms in use, like registrations. */
+	int (*conf_members)(void *ctx, struct live_conf_member *out, size_t max, size_t *n, size_t *total);
+	/* Mute or unmute participant id of room (it hears the muted or unmuted
+	 * prompt). 0; ENOENT: no such room in use or no such participant. */
+	int (*conf_mute)(void *ctx, const char *room, uint64_t id, int muted);
+	/* Remove participant id of room: a goodbye prompt, then BYE. 0, ENOENT. */
+	int (*conf_kick)(void *ctx, const char *room, uint64_t id);
+	/* Lock or unlock a room in use. 0; ENOENT: nobody is in the room. */
+	int (*conf_lock)(void *ctx, const char *room, int locked);
 	/* Counters. 0 or an errno. */
 	int (*stats)(void *ctx, struct live_stats *out);
 	/* SQLite was changed: load the new configuration now rather than at the

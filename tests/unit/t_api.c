@@ -48,6 +48,8 @@ struct fake_live {
 	atomic_ullong hung;   /* the last id call_hangup was given */
 	atomic_int stats_rc;  /* what fake_stats answers */
 	atomic_ullong sip_rx; /* a counter the tests move */
+	atomic_int conf_calls;   /* conf_mute, conf_kick and conf_lock calls */
+	char conf_last[96];      /* "mute 7000 32 1", "kick ...", "lock 7000 1": the last one */
 };
 
 static int fake_regs(void *ctx, struct live_binding *out, size_t max, size_t *n, size_t *total)
@@ -127,6 +129,57 @@ static int fake_lift(void *ctx, const char *addr)
 	snprintf(f->lifted, sizeof f->lifted, "%s", addr);
 	atomic_fetch_add(&f->lifts, 1);
 	return strcmp(addr, "192.0.2.7") == 0 || strcmp(addr, "2001:db8:1:2::/64") == 0 ? 0 : ENOENT;
+}
+
+/* Rooms 7000 (two participants, one a moderator) and 7001 (locked). */
+static const struct live_conf_member fake_members[3] = {
+	{ .room = "7000", .room_count = 2, .id = 31, .number = "201", .name = "Ann", .joined_ms = 1700000000000,
+	  .moderator = 1 },
+	{ .room = "7000", .room_count = 2, .id = 32, .number = "202", .name = "<b>Bob</b>\xff",
+	  .joined_ms = 1700000001000, .muted = 1 },
+	{ .room = "7001", .room_locked = 1, .room_count = 1, .id = 9007199254740993ull, .number = "203",
+	  .joined_ms = 1700000002000 },
+};
+
+static int fake_conf_members(void *ctx, struct live_conf_member *out, size_t max, size_t *n, size_t *total)
+{
+	(void)ctx;
+	*total = 3;
+	*n = max < 3 ? max : 3;
+	memcpy(out, fake_members, *n * sizeof fake_members[0]);
+	return 0;
+}
+
+static bool fake_member_known(const char *room, uint64_t id)
+{
+	for (size_t i = 0; i < 3; i++)
+		if (strcmp(fake_members[i].room, room) == 0 && (id == 0 || fake_members[i].id == id))
+			return true;
+	return false;
+}
+
+static int fake_conf_mute(void *ctx, const char *room, uint64_t id, int muted)
+{
+	struct fake_live *f = ctx;
+	atomic_fetch_add(&f->conf_calls, 1);
+	snprintf(f->conf_last, sizeof f->conf_last, "mute %s %llu %d", room, (unsigned long long)id, muted);
+	return fake_member_known(room, id) ? 0 : ENOENT;
+}
+
+static int fake_conf_kick(void *ctx, const char *room, uint64_t id)
+{
+	struct fake_live *f = ctx;
+	atomic_fetch_add(&f->conf_calls, 1);
+	snprintf(f->conf_last, sizeof f->conf_last, "kick %s %llu", room, (unsigned long long)id);
+	return fake_member_known(room, id) ? 0 : ENOENT;
+}
+
+static int fake_conf_lock(void *ctx, const char *room, int locked)
+{
+	struct fake_live *f = ctx;
+	atomic_fetch_add(&f->conf_calls, 1);
+	snprintf(f->conf_last, sizeof f->conf_last, "lock %s %d", room, locked);
+	return fake_member_known(room, 0) ? 0 : ENOENT;
 }
 
 static void fake_changed(void *ctx)
@@ -211,6 +264,8 @@ static int fx_start_with(struct fx *f, bool with_live, bool tls)
 		return -1;
 	f->ops = (struct live_ops){ .ctx = &f->fl, .registrations = fake_regs, .bans = fake_bans, .ban_lift = fake_lift,
 				    .calls = fake_calls, .call_hangup = fake_hangup, .stats = fake_stats,
+				    .conf_members = fake_conf_members, .conf_mute = fake_conf_mute,
+				    .conf_kick = fake_conf_kick, .conf_lock = fake_conf_lock,
 				    .config_changed = fake_changed };
 	atomic_store(&f->fl.sip_rx, 1000);
 	/* A short keepalive so that the event stream tests see one soon. */
@@ -2169,6 +2224,147 @@ static void test_settings_and_rooms(void **state)
 	assert_int_equal(atomic_load(&fx->fl.changed), 3);
 }
 
+/* Rooms: PATCH checked like create; the live rooms and their controls
+ * reach the core only with a well-formed room and participant. */
+static void test_rooms_live(void **state)
+{
+	(void)state;
+	signin_admin();
+	struct resp r;
+	api_req("POST", "/api/v1/rooms",
+		"{\"number\":\"800\",\"name\":\"Board\",\"pin\":\"4321\",\"options\":\"announce,join-muted\"}", &r);
+	assert_int_equal(r.status, 201);
+	resp_free(&r);
+	api_req("POST", "/api/v1/rooms", "{\"number\":\"801\",\"options\":\"announce,loud\"}", &r);
+	assert_error(&r, 400, "options");
+	resp_free(&r);
+	static const struct {
+		const char *body, *field;
+		unsigned status;
+	} bad[] = {
+		{ "{\"pin\":\"12\"}", "pin", 400 },
+		{ "{\"moderator_pin\":\"4321\"}", "moderator_pin", 400 }, /* the same as the PIN kept */
+		{ "{\"max_participants\":0}", "max_participants", 400 },
+		{ "{\"max_participants\":\"9\"}", "max_participants", 400 },
+		{ "{\"options\":\"x\"}", "options", 400 },
+		{ "{\"name\":\"a\\u0001b\"}", "name", 400 },
+		{ "{\"colour\":\"red\"}", "colour", 400 },
+		{ "{}", NULL, 400 },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		api_req("PATCH", "/api/v1/rooms/800", bad[i].body, &r);
+		if (r.status != (int)bad[i].status)
+			fprintf(stderr, "PATCH %s: %d\n", bad[i].body, r.status);
+		assert_error(&r, bad[i].status, bad[i].field);
+		resp_free(&r);
+	}
+	api_req("PATCH", "/api/v1/rooms/899", "{\"name\":\"x\"}", &r);
+	assert_error(&r, 404, "number");
+	resp_free(&r);
+	api_req("PATCH", "/api/v1/rooms/800",
+		"{\"name\":\"<i>Board</i>\",\"pin\":\"\",\"moderator_pin\":\"9999\",\"max_participants\":12,"
+		"\"options\":\"wait-moderator\"}", &r);
+	assert_int_equal(r.status, 204);
+	resp_free(&r);
+	api_req("GET", "/api/v1/rooms", NULL, &r);
+	json_t *room = json_array_get(json_object_get(r.json, "items"), 0);
+	assert_string_equal(jget_str(room, "name"), "<i>Board</i>");
+	assert_true(json_is_false(json_object_get(room, "pin_set")));
+	assert_true(json_is_true(json_object_get(room, "moderator_pin_set")));
+	assert_int_equal(json_integer_value(json_object_get(room, "max_participants")), 12);
+	assert_string_equal(jget_str(room, "options"), "wait-moderator");
+	resp_free(&r);
+	/* Fields left out keep their values. */
+	api_req("PATCH", "/api/v1/rooms/800", "{\"pin\":\"5555\"}", &r);
+	assert_int_equal(r.status, 204);
+	resp_free(&r);
+	api_req("GET", "/api/v1/rooms", NULL, &r);
+	room = json_array_get(json_object_get(r.json, "items"), 0);
+	assert_string_equal(jget_str(room, "name"), "<i>Board</i>");
+	assert_true(json_is_true(json_object_get(room, "pin_set")));
+	assert_int_equal(json_integer_value(json_object_get(room, "max_participants")), 12);
+	resp_free(&r);
+
+	/* The rooms in use, grouped, ids as text, names literal and safe. */
+	api_req("GET", "/api/v1/rooms/live", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "total")), 3);
+	json_t *items = json_object_get(r.json, "items");
+	assert_int_equal(json_array_size(items), 2);
+	json_t *r0 = json_array_get(items, 0), *r1 = json_array_get(items, 1);
+	assert_string_equal(jget_str(r0, "number"), "7000");
+	assert_true(json_is_false(json_object_get(r0, "locked")));
+	assert_int_equal(json_integer_value(json_object_get(r0, "count")), 2);
+	json_t *parts = json_object_get(r0, "participants");
+	assert_int_equal(json_array_size(parts), 2);
+	assert_string_equal(jget_str(json_array_get(parts, 0), "id"), "31");
+	assert_true(json_is_true(json_object_get(json_array_get(parts, 0), "moderator")));
+	assert_string_equal(jget_str(json_array_get(parts, 1), "name"), "<b>Bob</b>?");
+	assert_true(json_is_true(json_object_get(json_array_get(parts, 1), "muted")));
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(parts, 1), "joined_at")), 1700000001000);
+	assert_true(json_is_true(json_object_get(r1, "locked")));
+	assert_string_equal(jget_str(json_array_get(json_object_get(r1, "participants"), 0), "id"),
+			    "9007199254740993");
+	resp_free(&r);
+
+	api_req("POST", "/api/v1/rooms/7000/participants/32/mute", "{\"muted\":false}", &r);
+	assert_int_equal(r.status, 200);
+	assert_true(json_is_false(json_object_get(r.json, "muted")));
+	resp_free(&r);
+	assert_string_equal(fx->fl.conf_last, "mute 7000 32 0");
+	api_req("POST", "/api/v1/rooms/7001/participants/9007199254740993/mute", "{\"muted\":true}", &r);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+	assert_string_equal(fx->fl.conf_last, "mute 7001 9007199254740993 1");
+	api_req("DELETE", "/api/v1/rooms/7000/participants/31", NULL, &r);
+	assert_int_equal(r.status, 204);
+	resp_free(&r);
+	assert_string_equal(fx->fl.conf_last, "kick 7000 31");
+	api_req("POST", "/api/v1/rooms/7000/lock", "{\"locked\":true}", &r);
+	assert_int_equal(r.status, 200);
+	assert_true(json_is_true(json_object_get(r.json, "locked")));
+	resp_free(&r);
+	assert_string_equal(fx->fl.conf_last, "lock 7000 1");
+	assert_int_equal(atomic_load(&fx->fl.conf_calls), 4);
+	/* Unknown to the core: 404 naming what is missing. */
+	api_req("POST", "/api/v1/rooms/7000/participants/40/mute", "{\"muted\":true}", &r);
+	assert_error(&r, 404, "id");
+	resp_free(&r);
+	api_req("DELETE", "/api/v1/rooms/7002/participants/31", NULL, &r);
+	assert_error(&r, 404, "id");
+	resp_free(&r);
+	api_req("POST", "/api/v1/rooms/7002/lock", "{\"locked\":false}", &r);
+	assert_error(&r, 404, "number");
+	resp_free(&r);
+	assert_int_equal(atomic_load(&fx->fl.conf_calls), 7);
+	/* Never reach the core: bad room numbers, ids, bodies. */
+	static const struct {
+		const char *method, *path, *body, *field;
+		unsigned status;
+	} never[] = {
+		{ "POST", "/api/v1/rooms/70a0/lock", "{\"locked\":true}", "number", 404 },
+		{ "POST", "/api/v1/rooms/7000/lock", "{\"locked\":1}", "locked", 400 },
+		{ "POST", "/api/v1/rooms/7000/lock", "{}", "locked", 400 },
+		{ "POST", "/api/v1/rooms/7000/lock", "{\"locked\":true,\"x\":1}", "x", 400 },
+		{ "POST", "/api/v1/rooms/7000/participants/0/mute", "{\"muted\":true}", "id", 404 },
+		{ "POST", "/api/v1/rooms/7000/participants/-3/mute", "{\"muted\":true}", "id", 404 },
+		{ "POST", "/api/v1/rooms/7000/participants/18446744073709551616/mute", "{\"muted\":true}", "id", 404 },
+		{ "POST", "/api/v1/rooms/7000/participants/32/mute", "{\"muted\":\"yes\"}", "muted", 400 },
+		{ "POST", "/api/v1/rooms/x/participants/32/mute", "{\"muted\":true}", "number", 404 },
+		{ "DELETE", "/api/v1/rooms/7000/participants/3x", NULL, "id", 404 },
+		{ "DELETE", "/api/v1/rooms/1234567890123456/participants/31", NULL, "number", 404 },
+	};
+	for (size_t i = 0; i < sizeof never / sizeof never[0]; i++) {
+		api_req(never[i].method, never[i].path, never[i].body, &r);
+		if (r.status != (int)never[i].status)
+			fprintf(stderr, "%s %s: %d\n", never[i].method, never[i].path, r.status);
+		assert_error(&r, never[i].status, never[i].field);
+		resp_free(&r);
+	}
+	assert_int_equal(atomic_load(&fx->fl.conf_calls), 7);
+	assert_alive();
+}
+
 static void test_live_routes(void **state)
 {
 	(void)state;
@@ -3005,6 +3201,7 @@ int main(void)
 		API_TEST(test_import_export),
 		API_TEST(test_admins),
 		API_TEST(test_settings_and_rooms),
+		API_TEST(test_rooms_live),
 		API_TEST(test_live_routes),
 		API_TEST(test_live_ops_missing),
 		API_TEST(test_metrics_promtool),
