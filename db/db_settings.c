@@ -13,7 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum setting_kind { SET_INT, SET_REALM, SET_NETS, SET_HEX32, SET_ALGS };
+enum setting_kind { SET_INT, SET_REALM, SET_NETS, SET_HEX32, SET_ALGS, SET_HOST, SET_TLS, SET_EMAIL, SET_CRED, SET_PATH };
+
+/* Bytes of an SMTP user name or password (smtp.h's SMTP_CRED_MAX). */
+#define SETTING_CRED_MAX 255
 
 static const struct setting_rule {
 	const char *key;
@@ -33,6 +36,14 @@ static const struct setting_rule {
 	{ "keepalive_interval", SET_INT, 0, 3600 },
 	{ "max_contacts", SET_INT, 1, 100 },
 	{ "nonce_key", SET_HEX32, 0, 0 },
+	/* The relay for voicemail emails (pbx/vm_notify.c); "" = not set. */
+	{ "smtp_host", SET_HOST, 0, 0 },
+	{ "smtp_port", SET_INT, 1, 65535 },
+	{ "smtp_tls", SET_TLS, 0, 0 },
+	{ "smtp_user", SET_CRED, 0, 0 },
+	{ "smtp_password", SET_CRED, 0, 0 },
+	{ "smtp_from", SET_EMAIL, 0, 0 },
+	{ "smtp_ca_file", SET_PATH, 0, 0 },
 };
 
 static bool setting_parse_long(const char *s, long *out)
@@ -113,6 +124,42 @@ int db_setting_validate(const char *key, const char *value, char *err, size_t er
 		    strcmp(value, "MD5") != 0 && strcmp(value, "SHA-256") != 0) {
 			snprintf(err, errcap, "%s: MD5,SHA-256 or SHA-256,MD5 or MD5 or SHA-256 "
 				 "(the challenges offered, in order)", key);
+			return EINVAL;
+		}
+		return 0;
+	case SET_HOST:
+		/* A name or an address literal (v6 without brackets): it goes to
+		 * getaddrinfo and is the name the relay's certificate must carry. */
+		if (vlen > 253 || value[0] == '-' ||
+		    strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:") != vlen) {
+			snprintf(err, errcap, "%s: a host name or address (letters, digits, '.', '-', ':'), "
+				 "at most 253 characters, or empty", key);
+			return EINVAL;
+		}
+		return 0;
+	case SET_TLS:
+		if (strcmp(value, "opportunistic") != 0 && strcmp(value, "required") != 0 &&
+		    strcmp(value, "implicit") != 0 && strcmp(value, "none") != 0) {
+			snprintf(err, errcap, "%s: opportunistic, required, implicit or none", key);
+			return EINVAL;
+		}
+		return 0;
+	case SET_EMAIL:
+		if (!db_vm_email_valid(value)) {
+			snprintf(err, errcap, "%s: one address user@domain (no spaces, quotes, brackets, "
+				 "commas), or empty", key);
+			return EINVAL;
+		}
+		return 0;
+	case SET_CRED:
+		if (vlen > SETTING_CRED_MAX) {
+			snprintf(err, errcap, "%s: at most %d bytes", key, SETTING_CRED_MAX);
+			return EINVAL;
+		}
+		return 0;
+	case SET_PATH:
+		if (vlen && value[0] != '/') {
+			snprintf(err, errcap, "%s: an absolute path, or empty", key);
 			return EINVAL;
 		}
 		return 0;

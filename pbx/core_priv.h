@@ -21,6 +21,7 @@
 #include "sip_txn.h"
 #include "throttle.h"
 #include "timer_heap.h"
+#include "vm_notify.h"
 
 #define CORE_RESP_MAX SIP_MAX_MSG /* a 200 to REGISTER lists up to 100 contacts */
 
@@ -41,6 +42,7 @@ struct core {
 	struct throttle *thr;
 	struct config *cfg;  /* current snapshot (one reference) */
 	struct jobs *jobs;
+	struct vm_notify *notify; /* voicemail emails: vm_notify_post a new message's id; owned and set by pbxd.c, NULL when off */
 	struct core_live *live; /* queries from the web admin (core_live.c) */
 	struct media_engine *media;
 	struct loop_watch media_w;

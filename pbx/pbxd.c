@@ -25,11 +25,13 @@
 
 #include "config.h"
 #include "core.h"
+#include "core_priv.h" /* core->notify only */
 #include "db.h"
 #include "http.h"
 #include "live.h"
 #include "log.h"
 #include "sd_notify.h"
+#include "vm_notify.h"
 
 #ifndef PBX_PROMPT_DIR
 #define PBX_PROMPT_DIR "/usr/local/share/pbxd/prompts" /* the Makefile sets it from --prefix */
@@ -385,6 +387,12 @@ int main(int argc, char **argv)
 		log_err("cannot start the SIP core: %s", strerror(rc));
 		return 1;
 	}
+	/* After the jobs thread (core_new starts it); voicemail deposits post
+	 * to it through core->notify. Without it messages are still stored. */
+	struct vm_notify *notify = NULL;
+	if ((rc = vm_notify_start(&notify, o.db, o.spool)) != 0)
+		log_err("cannot start the voicemail email thread: %s; no emails will be sent", strerror(rc));
+	core->notify = notify;
 	struct live_ops live;
 	core_live_ops(core, &live);
 	struct http_cfg hc = { .addr = http_addr, .ready = &ready, .db_path = o.db, .live = &live };
@@ -392,6 +400,7 @@ int main(int argc, char **argv)
 	if ((rc = http_start(&http, &hc)) != 0) {
 		log_err("cannot listen for HTTP on %s", o.http_listen);
 		core_free(core);
+		vm_notify_stop(notify);
 		return 1;
 	}
 	printf("pbxd ready.\n");
@@ -403,7 +412,10 @@ int main(int argc, char **argv)
 	rc = core_run(core, &ready);
 	sd_notify_send("STOPPING=1");
 	http_stop(http);
+	/* The core (and its jobs thread) may post until it is freed; the
+	 * notifier goes last, within its own time bound. */
 	core_free(core);
+	vm_notify_stop(notify);
 	log_notice("pbxd stopped");
 	return rc == 0 ? 0 : 1;
 }
