@@ -1,6 +1,7 @@
 // live.js: one EventSource on /api/v1/events for the whole signed-in
-// session. The server sends "registrations", "calls" and "stats" events,
-// each the body of the GET of the same name, whenever they change; pages
+// session. The server sends "registrations", "calls", "stats" and "rooms"
+// events, each the body of the GET of the same name (rooms: /rooms/live),
+// whenever they change; pages
 // subscribe to the kinds they show and get the latest one at once.
 //
 // The browser reconnects a dropped stream by itself. A stream refused
@@ -10,12 +11,12 @@
 
 import { $, api } from './api.js';
 
-const KINDS = ['registrations', 'calls', 'stats'];
+const KINDS = ['registrations', 'calls', 'stats', 'rooms'];
 const REOPEN_MS = 5000;
 
 let es = null;
 let reopenTimer = 0;
-const subs = { registrations: new Set(), calls: new Set(), stats: new Set() };
+const subs = { registrations: new Set(), calls: new Set(), stats: new Set(), rooms: new Set() };
 const last = {};
 
 function state(text, ok) {
