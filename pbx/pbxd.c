@@ -395,7 +395,7 @@ int main(int argc, char **argv)
 	core->notify = notify;
 	struct live_ops live;
 	core_live_ops(core, &live);
-	struct http_cfg hc = { .addr = http_addr, .ready = &ready, .db_path = o.db, .live = &live };
+	struct http_cfg hc = { .addr = http_addr, .ready = &ready, .db_path = o.db, .spool = o.spool, .live = &live };
 	struct http_server *http;
 	if ((rc = http_start(&http, &hc)) != 0) {
 		log_err("cannot listen for HTTP on %s", o.http_listen);

@@ -98,6 +98,7 @@ struct http_server {
 	struct MHD_Daemon *d;
 	atomic_bool *ready;
 	char *db_path;
+	char *spool;                    /* voicemail files; NULL: none (the audio route answers 503) */
 	const struct live_ops *live;
 	bool tls;
 	char *tls_cert, *tls_key;       /* PEM contents, kept while the daemon runs */
@@ -150,6 +151,9 @@ struct api_req {
 	bool changed;                   /* SQLite was written: tell the core */
 	struct api_stream *stream;      /* API_STREAM routes: answered with this stream
 					 * (owned here until http_reply hands it over) */
+	struct MHD_Response *own_resp;  /* a response the handler built (a file with its
+					 * own headers): sent instead of resp, owned here
+					 * until http_reply queues it */
 };
 
 /* ---- helpers: api_util.c -------------------------------------------------- */
@@ -295,6 +299,14 @@ int api_rooms_live(struct api_req *r);
 int api_rooms_mute(struct api_req *r);
 int api_rooms_kick(struct api_req *r);
 int api_rooms_lock(struct api_req *r);
+/* api_vm.c */
+int api_vm_list(struct api_req *r);
+int api_vm_mailbox_get(struct api_req *r);
+int api_vm_mailbox_patch(struct api_req *r);
+int api_vm_msg_list(struct api_req *r);
+int api_vm_msg_patch(struct api_req *r);
+int api_vm_msg_delete(struct api_req *r);
+int api_vm_audio(struct api_req *r);
 /* api_live.c */
 int api_regs_list(struct api_req *r);
 int api_bans_list(struct api_req *r);

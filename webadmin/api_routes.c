@@ -67,6 +67,19 @@ static const struct api_route routes[] = {
 	{ "GET", "/api/v1/bans", S | API_LIVE, api_bans_list, "Banned SIP sources (live)" },
 	{ "DELETE", "/api/v1/bans/{addr}", S | C | API_LIVE, api_bans_lift, "Lift a ban" },
 
+	{ "GET", "/api/v1/voicemail", S, api_vm_list, "Mailboxes with their settings and new/old message counts" },
+	{ "GET", "/api/v1/voicemail/{mailbox}", S, api_vm_mailbox_get, "One mailbox's settings and counts" },
+	{ "PATCH", "/api/v1/voicemail/{mailbox}", S | C | API_JSON, api_vm_mailbox_patch,
+	  "Change a mailbox: pin, email, email_attach, max_msg_seconds, max_messages, vm_on, unsolicited_mwi" },
+	{ "GET", "/api/v1/voicemail/{mailbox}/messages", S, api_vm_msg_list,
+	  "Messages of a mailbox, new then old (folder: new or old)" },
+	{ "PATCH", "/api/v1/voicemail/{mailbox}/messages/{id}", S | C | API_JSON, api_vm_msg_patch,
+	  "Mark a message heard or not (heard), or save it (folder: old)" },
+	{ "DELETE", "/api/v1/voicemail/{mailbox}/messages/{id}", S | C, api_vm_msg_delete,
+	  "Delete a message and its recording" },
+	{ "GET", "/api/v1/voicemail/{mailbox}/messages/{id}/audio", S, api_vm_audio,
+	  "A message's recording (audio/ogg, Opus) with ETag and single byte ranges; download=1 as an attachment" },
+
 	{ "GET", "/api/v1/rooms", S, api_rooms_list, "Conference rooms" },
 	{ "POST", "/api/v1/rooms", S | C | API_JSON, api_rooms_create,
 	  "Create a conference room (number, name, pin, moderator_pin, max_participants, options: "

@@ -36,7 +36,8 @@
 #define HTTP_THREADS 4
 #define HTTP_PEM_MAX (1024 * 1024)
 
-static const char csp[] = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+static const char csp[] =
+	"default-src 'self'; media-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /* ---- answering ---------------------------------------------------------------- */
 
@@ -52,6 +53,9 @@ static enum MHD_Result http_reply(struct api_req *r)
 		if (!resp)
 			api_stream_free(r->stream);
 		r->stream = NULL;
+	} else if (r->own_resp) {
+		resp = r->own_resp; /* queued below, then destroyed like the others */
+		r->own_resp = NULL;
 	} else if (r->resp) {
 		resp = MHD_create_response_from_buffer(r->resp_len, r->resp, MHD_RESPMEM_MUST_FREE);
 		if (resp)
@@ -363,6 +367,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 		return;
 	if (r->stream)
 		api_stream_free(r->stream); /* never handed to a response */
+	if (r->own_resp)
+		MHD_destroy_response(r->own_resp); /* closes its file */
 	for (size_t i = 0; i < r->nseg; i++)
 		free(r->segs[i]);
 	if (r->body) {
@@ -516,6 +522,7 @@ static void server_free(struct http_server *h)
 	}
 	free(h->tls_cert);
 	free(h->db_path);
+	free(h->spool);
 	free(h);
 }
 
@@ -536,6 +543,8 @@ int http_start(struct http_server **out, const struct http_cfg *cfg)
 	h->live = live;
 	int rc = ENOMEM;
 	if (!(h->db_path = strdup(cfg->db_path)))
+		goto fail;
+	if (cfg->spool && !(h->spool = strdup(cfg->spool)))
 		goto fail;
 	if (pthread_key_create(&h->db_key, db_key_close) != 0)
 		goto fail;

@@ -25,6 +25,7 @@ struct http_cfg {
 	struct sockaddr_storage addr;   /* --http-listen; port 0 picks a free port (tests) */
 	atomic_bool *ready;             /* /healthz: 200 when true, else 503 */
 	const char *db_path;            /* SQLite file (copied; need not outlive http_start) */
+	const char *spool;              /* voicemail folder (copied); NULL: recordings answer 503 */
 	const struct live_ops *live;    /* may be NULL (tests): live routes then answer 503; must
 					 * outlive the server */
 	const char *tls_cert, *tls_key; /* PEM files; both NULL: plain HTTP */

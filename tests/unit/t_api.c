@@ -823,7 +823,7 @@ static void test_healthz_and_headers(void **state)
 	assert_true(resp_header(&r, "Referrer-Policy", v, sizeof v));
 	assert_string_equal(v, "no-referrer");
 	assert_true(resp_header(&r, "Content-Security-Policy", v, sizeof v));
-	assert_string_equal(v, "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+	assert_string_equal(v, "default-src 'self'; media-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
 	resp_free(&r);
 	/* Errors carry them too. */
 	http_from(NULL, "GET", "/nowhere", NULL, NULL, 0, &r);
