@@ -192,13 +192,13 @@ static int relay_load(sqlite3 *db, struct relay *r, char *why, size_t whycap)
  * "localhost" otherwise. */
 static void host_name(char *out, size_t cap)
 {
-	char h[256];
-	if (gethostname(h, sizeof h) != 0 || !h[0] ||
-	    strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != strlen(h) ||
-	    h[0] == '-' || h[0] == '.' || strlen(h) >= cap)
+	char h[256] = "";
+	size_t len = gethostname(h, sizeof h - 1) == 0 ? strlen(h) : 0;
+	if (len == 0 || len >= cap || h[0] == '-' || h[0] == '.' ||
+	    strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != len)
 		snprintf(out, cap, "localhost");
 	else
-		snprintf(out, cap, "%s", h);
+		memcpy(out, h, len + 1);
 }
 
 /* Failures worth another try later: the relay said 4xx, was not reachable
