@@ -49,8 +49,8 @@ const ADMIN_PW = 'browser test password';
 const PAYLOAD = '<img src=x onerror="window.__pwned=1">\'; DROP TABLE x;--';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
   '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'];
-const PAGES = ['dashboard', 'extensions', 'forwarding', 'registrations', 'calls', 'history', 'settings', 'admins',
-  'bans'];
+const PAGES = ['dashboard', 'extensions', 'forwarding', 'registrations', 'calls', 'conferences', 'history', 'settings',
+  'admins', 'bans'];
 const WAIT = 10000;            // ms any one thing in the page may take
 
 let tapN = 0;
@@ -414,6 +414,86 @@ async function main() {
     await page.waitForFunction(() => document.getElementById('calls-count').textContent.length > 0, null, { timeout: WAIT });
     check(/calls? now|not|offer/.test(await text('#calls-count')), 'the calls page loads: ' + await text('#calls-count'));
     await shot('calls');
+
+    // ---- conferences: add a room, a phone joins it, the page shows it live.
+    await goto('conferences');
+    await page.fill('#conf-number', '7');
+    await page.click('#conf-submit');
+    await page.waitForFunction(() => document.getElementById('conf-number-error').textContent.length > 0);
+    check(await page.getAttribute('#conf-number', 'aria-invalid') === 'true', 'conferences: a bad room number is marked inline');
+    await page.fill('#conf-number', '7300');
+    await page.fill('#conf-pin', '12');
+    await page.click('#conf-submit');
+    await page.waitForFunction(() => document.getElementById('conf-pin-error').textContent.length > 0);
+    check(await text('#conf-number-error') === '', 'conferences: a short PIN is refused next to its field');
+    await page.fill('#conf-pin', '');
+    await page.fill('#conf-name', PAYLOAD);
+    await page.check('#conf-opt-announce');
+    await page.click('#conf-submit');
+    await page.waitForFunction(() => [...document.querySelectorAll('#conf-table tbody tr')]
+      .some((tr) => tr.children[0].textContent === '7300'), null, { timeout: WAIT });
+    const roomRow = (await rows('conf-table')).find((r) => r[0] === '7300');
+    check(roomRow[1] === PAYLOAD && roomRow[2] === 'None' && /Announce/.test(roomRow[5]),
+      'conferences: the room is added, its markup name shown as text: ' + JSON.stringify(roomRow));
+    check(await page.evaluate(() => document.querySelectorAll('#conf-table img').length === 0 && !window.__pwned),
+      'conferences: the payload did not become markup or run');
+    await page.click('#conf-table button[aria-label="Edit room 7300"]');
+    check(await page.inputValue('#conf-number') === '7300' && await page.isChecked('#conf-opt-announce'),
+      'conferences: Edit fills the form with the room');
+    await page.fill('#conf-max_participants', '0');
+    await page.click('#conf-submit');
+    await page.waitForFunction(() => document.getElementById('conf-max_participants-error').textContent.length > 0);
+    await page.fill('#conf-max_participants', '12');
+    await page.fill('#conf-name', 'Board room');
+    await page.click('#conf-submit');
+    await page.waitForFunction(() => [...document.querySelectorAll('#conf-table tbody tr')]
+      .some((tr) => tr.children[0].textContent === '7300' && tr.children[1].textContent === 'Board room' &&
+        tr.children[4].textContent === '12'), null, { timeout: WAIT });
+    check(true, 'conferences: the edited room is saved and listed');
+    await page.waitForFunction(() => /Nobody is in/.test(document.getElementById('conf-live').textContent),
+      null, { timeout: WAIT });
+    await page.evaluate(() => { window.__noReload = 2; });
+    writeFileSync(join(dir, 'call.csv'), `SEQUENTIAL\n301;[authentication username=301 password=${pw301}];7300\n`);
+    const callPort = await freePort();
+    const mediaPort = await freePort();
+    const callStart = Date.now();
+    const sippCall = run('sipp', [`127.0.0.1:${sipPort}`, '-sf', join(ROOT, 'tests/sip/scenarios/uac_until_bye.xml'),
+      '-inf', join(dir, 'call.csv'), '-key', 'domain', '127.0.0.1', '-i', '127.0.0.1', '-p', String(callPort),
+      '-mp', String(mediaPort), '-m', '1', '-timeout', '40s', '-recv_timeout', '35000', '-nostdin'],
+    { cwd: dir }, 50000);
+    let joined = true;
+    await page.waitForFunction(() => [...document.querySelectorAll('#conf-live .conf-room[data-room="7300"] tbody tr')]
+      .some((tr) => tr.children[0].textContent === '301'), null, { timeout: WAIT }).catch(() => { joined = false; });
+    if (!joined) {
+      const r = await sippCall;
+      console.log('# sipp: ' + r.out.split('\n').slice(-15).join('\n# '));
+    }
+    check(joined, 'conferences: the phone dialling 7300 appears among the live participants');
+    check(await page.evaluate(() => window.__noReload === 2), 'conferences: ... without a reload');
+    check(/Board room/.test(await text('#conf-live .conf-room[data-room="7300"] h4')),
+      'conferences: the live room carries its name');
+    await page.click('#conf-live button[aria-label^="Mute 301"]');
+    await page.waitForFunction(() => /Muted/.test(document.querySelector('#conf-live .conf-room[data-room="7300"] tbody')
+      .textContent), null, { timeout: WAIT });
+    check(await page.$('#conf-live button[aria-label^="Unmute 301"]') !== null, 'conferences: Mute mutes the participant');
+    await page.click('#conf-live button[aria-label="Lock room 7300"]');
+    await page.waitForFunction(() => /Locked/.test(document.querySelector('#conf-live .conf-room[data-room="7300"]')
+      .textContent), null, { timeout: WAIT });
+    const liveRooms = await apiGet('/api/v1/rooms/live');
+    check(liveRooms.status === 200 && liveRooms.data.items[0].locked === true &&
+      liveRooms.data.items[0].participants[0].muted === true, 'conferences: Lock locks the room');
+    await shot('conferences');
+    await page.click('#conf-live button[aria-label^="Remove 301"]');
+    const sippDone = await Promise.race([sippCall, sleep(15000).then(() => null)]);
+    if (sippDone && sippDone.code !== 0) console.log('# sipp: ' + sippDone.out.split('\n').slice(-15).join('\n# '));
+    check(sippDone && sippDone.code === 0 && Date.now() - callStart < 30000,
+      'conferences: Remove hangs the phone up (SIPp got the BYE, before the media timeout)');
+    await page.waitForFunction(() => /Nobody is in/.test(document.getElementById('conf-live').textContent),
+      null, { timeout: WAIT });
+    check(true, 'conferences: the live list empties');
+    await page.click('#conf-table button[aria-label="Delete room 7300"]');
+    await page.waitForFunction(() => /deleted/.test(document.getElementById('status').textContent));
+    check((await apiGet('/api/v1/rooms')).data.items.length === 0, 'conferences: Delete removes the room');
 
     // ---- keyboard: the navigation works with Tab and Enter.
     await page.focus('#nav a[data-page=history]');
