@@ -3,9 +3,9 @@
  * and who may call it).
  *
  * DESIGN. A tick is six steps:
- *   1. input: every participant's jitter buffer is asked for 20 ms, decoded
- *      or concealed into a PCM FIFO at the decoder's rate (8 kHz for G.711,
- *      48 kHz for Opus) exactly as transcode.c does, and the frame's level
+ *   1. input: every participant's received stream gives 20 ms (pcm_in.h:
+ *      jitter buffer, decoder with PLC, FIFO) at the decoder's rate (8 kHz
+ *      for G.711, 48 kHz for Opus), and the frame's level
  *      goes to its talker detector. G.711 is not resampled yet: most of a
  *      large room is silent and never needs 48 kHz.
  *   2. seats: the voiced participants (talker_voiced, not muted) are the
@@ -72,6 +72,7 @@
 
 #include "codec.h"
 #include "jitter.h"
+#include "pcm_in.h"
 #include "resample.h"
 
 #define MIXER_SLOT_BITS 10
@@ -85,12 +86,6 @@
 
 #define G711_RATE 8000
 #define G711_FRAME (G711_RATE / 1000 * MIXER_TICK_MS)
-#define G711_MAX_PAYLOAD 480     /* 60 ms, the longest packet followed */
-#define IN_MAX_PACKET_MS 120     /* the longest Opus packet */
-#define IN_MAX_PULLS 128         /* jitter-buffer ticks per mixer tick, at most */
-#define IN_RETICK_AFTER 3        /* packets of another length before the buffer follows */
-#define IN_RETICK_MAX 8          /* times it does, at most, per participant */
-#define JB_PACKETS 32            /* held per participant (640 ms of 20 ms packets) */
 
 #define LIM_KNEE 24576.0f        /* -2.5 dBFS: the gain aims the peak here */
 #define LIM_FULL 32767.0f
@@ -99,6 +94,7 @@
 
 _Static_assert(MIXER_MAX <= (1u << MIXER_SLOT_BITS), "slot bits");
 _Static_assert(MIXER_FRAME % G711_FRAME == 0, "whole resampling ratio");
+_Static_assert(MIXER_TICK_MS == PCM_IN_TICK_MS, "one decoded frame a tick");
 
 struct limiter {
 	float gain;                 /* at the end of the last frame, <= 1 */
@@ -126,25 +122,15 @@ struct part {
 	void *user;
 	unsigned slot;
 	unsigned live;              /* index in m->live */
-	uint8_t in_pt;
 	enum sdp_codec in_codec, out_codec;
 	bool muted;
 	int volume;
 	unsigned group;
 
 	/* input */
-	uint32_t in_clock;          /* RTP clock of what it sends */
 	uint32_t dec_rate;          /* 8000 (G.711) or 48000 (Opus) */
-	uint32_t tick_ms;           /* jitter-buffer tick: its packet length */
-	uint32_t tick_pcm;          /* samples at dec_rate per jitter-buffer tick */
-	uint32_t seen_ms;           /* length of the last packets when not tick_ms */
-	unsigned seen_n;
-	unsigned reticks;
-	struct jb *jb;
-	struct codec_dec *dec;
+	struct pcm_in *in;          /* what it sends, decoded */
 	struct resample *up;        /* G.711: 8 -> 48 kHz */
-	int16_t *fifo;              /* decoded, not yet mixed, at dec_rate */
-	size_t fifo_len, fifo_cap;
 	int16_t frame[MIXER_FRAME]; /* this tick's input at dec_rate */
 	int16_t prev8[G711_FRAME];  /* G.711: the tick before's, to prime the upsampler */
 	int16_t x48[MIXER_FRAME];   /* G.711 talker: frame at 48 kHz */
@@ -324,11 +310,9 @@ static void part_free(struct part *p)
 {
 	if (!p)
 		return;
-	jb_free(p->jb);
-	codec_dec_free(p->dec);
+	pcm_in_free(p->in);
 	resample_free(p->up);
 	codec_enc_free(p->enc);
-	free(p->fifo);
 	free(p);
 }
 
@@ -352,28 +336,6 @@ void mixer_free(struct mixer *m)
 
 /* --------------------------------------------------------- participants */
 
-/* A jitter buffer ticking every tick_ms in place of the one there is (kept
- * on failure). */
-static int make_jb(struct part *p, uint32_t tick_ms)
-{
-	struct jb_cfg cfg = {
-		.clock_rate = p->in_clock,
-		.tick_ms = tick_ms,
-		.capacity = JB_PACKETS,
-		.max_payload = p->in_codec == SDP_CODEC_OPUS ? CODEC_MAX_PAYLOAD : G711_MAX_PAYLOAD,
-	};
-	struct jb *jb;
-	int rc = jb_new(&jb, &cfg);
-	if (rc)
-		return rc;
-	jb_free(p->jb);
-	p->jb = jb;
-	p->tick_ms = tick_ms;
-	p->tick_pcm = p->dec_rate / 1000 * tick_ms;
-	p->seen_n = 0;
-	return 0;
-}
-
 int mixer_add(struct mixer *m, const struct mixer_part_cfg *cfg, uint32_t *id)
 {
 	if (!m || !cfg || !id || codec_index(cfg->in_codec) < 0 || codec_index(cfg->out_codec) < 0 ||
@@ -385,37 +347,23 @@ int mixer_add(struct mixer *m, const struct mixer_part_cfg *cfg, uint32_t *id)
 	if (!p)
 		return ENOMEM;
 	p->user = cfg->user;
-	p->in_pt = cfg->in_pt;
 	p->in_codec = cfg->in_codec;
 	p->out_codec = cfg->out_codec;
 	p->muted = cfg->muted;
 	p->volume = cfg->volume;
 	p->group = group_index(cfg->out_codec, cfg->volume);
-	p->in_clock = codec_rtp_clock(cfg->in_codec);
 	p->dec_rate = cfg->in_codec == SDP_CODEC_OPUS ? MIXER_RATE : G711_RATE;
 	p->lim.gain = 1;
 	p->added_tick = m->ticks;
 	(void)talker_init(&p->talk, &m->cfg.talker); /* checked by mixer_new */
 
-	/* whole 10 ms, which every codec's concealer takes */
-	uint32_t ptime = cfg->in_ptime ? cfg->in_ptime : MIXER_TICK_MS;
-	uint32_t tick = (ptime + 5) / 10 * 10;
-	tick = tick < 10 ? 10 : tick > 60 ? 60 : tick;
-	int rc = make_jb(p, tick);
-	if (!rc)
-		rc = codec_dec_new(&p->dec, p->in_codec, p->dec_rate);
+	int rc = pcm_in_new(&p->in, cfg->in_codec, cfg->in_pt, cfg->in_ptime, p->dec_rate);
 	if (!rc && p->dec_rate != MIXER_RATE)
 		rc = resample_new(&p->up, p->dec_rate, MIXER_RATE, RESAMPLE_QUALITY);
 	if (!rc)
 		rc = codec_enc_new(&p->enc, p->out_codec, MIXER_RATE);
 	if (rc)
 		goto out;
-	p->fifo_cap = (size_t)p->dec_rate * (IN_MAX_PACKET_MS + MIXER_TICK_MS) / 1000;
-	p->fifo = calloc(p->fifo_cap, sizeof(*p->fifo));
-	if (!p->fifo) {
-		rc = ENOMEM;
-		goto out;
-	}
 	rc = group_ref(m, p->group);
 	if (rc)
 		goto out;
@@ -479,25 +427,6 @@ int mixer_set_volume(struct mixer *m, uint32_t id, int volume)
 
 /* --------------------------------------------------------------- input */
 
-/* A packet of dur timestamp units came: after IN_RETICK_AFTER in a row of
- * one length (10..60 ms in whole 10 ms) other than the tick, tick with
- * them (as transcode.c does). */
-static void follow_length(struct part *p, uint32_t dur)
-{
-	uint32_t unit = p->in_clock / 100;
-	uint32_t ms = dur % unit == 0 ? dur / unit * 10 : 0;
-	if (ms < 10 || ms > 60 || ms == p->tick_ms || p->reticks >= IN_RETICK_MAX) {
-		p->seen_n = 0;
-		return;
-	}
-	if (ms != p->seen_ms) {
-		p->seen_ms = ms;
-		p->seen_n = 0;
-	}
-	if (++p->seen_n >= IN_RETICK_AFTER && make_jb(p, ms) == 0)
-		p->reticks++;
-}
-
 int mixer_put(struct mixer *m, uint32_t id, const struct rtp_hdr *h, const uint8_t *payload,
 	      size_t len, uint64_t now_ms)
 {
@@ -506,77 +435,17 @@ int mixer_put(struct mixer *m, uint32_t id, const struct rtp_hdr *h, const uint8
 	struct part *p = find(m, id);
 	if (!p)
 		return ENOENT;
-	if (h->pt != p->in_pt)
-		return 0; /* telephone-event, comfort noise: not ours to decode */
-	uint32_t dur = 0; /* 0: the jitter buffer takes one tick */
-	if (p->in_codec == SDP_CODEC_OPUS) {
-		int n = opus_packet_get_nb_samples(payload, (opus_int32)len, 48000);
-		if (n > 0)
-			dur = (uint32_t)n;
-	} else {
-		dur = (uint32_t)len;
-	}
-	follow_length(p, dur);
-	(void)jb_put(p->jb, h->seq, h->ts, dur, payload, len, now_ms);
+	/* telephone-event, comfort noise, a full buffer: ignored (counted) */
+	pcm_in_put(p->in, h, payload, len, now_ms);
 	return 0;
-}
-
-/* n samples of concealment at dst in whole jitter-buffer ticks; the rest
- * and any failure are silence. */
-static void conceal(struct part *p, int16_t *dst, size_t n)
-{
-	size_t done = 0;
-	while (n - done >= p->tick_pcm) {
-		if (codec_conceal(p->dec, dst + done, p->tick_pcm) < 0)
-			break;
-		done += p->tick_pcm;
-	}
-	memset(dst + done, 0, (n - done) * sizeof(*dst));
 }
 
 /* This tick's frame into p->frame (dec_rate / 50 samples). */
 static void pull(struct part *p)
 {
-	size_t want = p->dec_rate / 1000 * MIXER_TICK_MS;
-	for (unsigned pulls = 0; p->fifo_len < want && pulls < IN_MAX_PULLS; pulls++) {
-		struct jb_frame f;
-		jb_get(p->jb, &f);
-		int16_t *dst = p->fifo + p->fifo_len;
-		size_t room = p->fifo_cap - p->fifo_len;
-		size_t n = 0;
-		switch (f.status) {
-		case JB_FRAME: {
-			int r = codec_decode(p->dec, f.payload, f.len, dst, room);
-			if (r > 0) {
-				n = (size_t)r;
-			} else {
-				/* undecodable: conceal as long as it claimed to last */
-				n = (size_t)((uint64_t)f.dur * p->dec_rate / p->in_clock);
-				n = n > room ? room : n;
-				conceal(p, dst, n);
-			}
-			break;
-		}
-		case JB_LOST:
-			n = p->tick_pcm < room ? p->tick_pcm : room;
-			conceal(p, dst, n);
-			break;
-		case JB_NONE:
-			break; /* the last packet decoded covers this tick */
-		case JB_SILENCE:
-			n = p->tick_pcm < room ? p->tick_pcm : room;
-			memset(dst, 0, n * sizeof(*dst));
-			break;
-		}
-		p->fifo_len += n;
-	}
 	if (p->dec_rate == G711_RATE)
 		memcpy(p->prev8, p->frame, sizeof(p->prev8));
-	size_t have = p->fifo_len < want ? p->fifo_len : want;
-	memcpy(p->frame, p->fifo, have * sizeof(*p->fifo));
-	memset(p->frame + have, 0, (want - have) * sizeof(*p->frame));
-	p->fifo_len -= have;
-	memmove(p->fifo, p->fifo + have, p->fifo_len * sizeof(*p->fifo));
+	pcm_in_frame(p->in, p->frame);
 }
 
 /* --------------------------------------------------------------- seats */
@@ -920,7 +789,7 @@ int mixer_part_info(const struct mixer *m, uint32_t id, struct mixer_part_info *
 	if (!p || !info)
 		return ENOENT;
 	struct jb_stats js;
-	jb_get_stats(p->jb, &js);
+	pcm_in_stats(p->in, &js);
 	*info = (struct mixer_part_info){
 		.muted = p->muted,
 		.volume = p->volume,
