@@ -106,7 +106,8 @@ int media_leg_set(struct media_engine *me, media_leg_id id, const struct media_l
  * one bridge: bridging replaces an earlier one (its old peer is left
  * unbridged). When a and b live on different threads, b moves to a's
  * thread first, whole: sockets, SRTP contexts, its outgoing stream (SSRC,
- * sequence, timestamp stay continuous), statistics, a tone still playing;
+ * sequence, timestamp stay continuous), statistics, a tone, prompt or PCM
+ * still playing, a recording going on (nothing of it lost or repeated);
  * its id stays valid, its events keep coming (none lost or repeated by the
  * move) and later commands about it reach it there. Packets that reach b
  * during the move wait in its socket. 0, ENOENT, EINVAL (a == b), ENOMEM,
@@ -166,7 +167,9 @@ enum media_rec_end {
 	MEDIA_REC_SILENCE, /* silence_ms of silence; the silence is trimmed off */
 	MEDIA_REC_MAX,     /* max_ms reached */
 	MEDIA_REC_CLOSED,  /* media_leg_free while recording */
-	MEDIA_REC_FAILED,  /* the leg cannot be recorded (no codec with a decoder, raw) */
+	MEDIA_REC_FAILED,  /* the leg cannot be recorded (not media_leg_set, no codec with a
+			    * decoder, raw: at once, or when a media_leg_set makes it so), or
+			    * memory ran out (rec holds the PCM so far) */
 };
 
 /* A finished recording: 8 kHz mono S16 PCM of what the leg sent, decoded.
@@ -255,7 +258,9 @@ int media_play_pcm(struct media_engine *me, media_leg_id id, int16_t *pcm, size_
 #define MEDIA_REC_MAX_MS (3600u * 1000u)
 int media_record(struct media_engine *me, media_leg_id id, uint32_t max_ms, uint32_t silence_ms);
 /* End the running recording now (RECORD_DONE with MEDIA_REC_STOPPED).
- * 0, ENOENT (no such leg or nothing recording). */
+ * 0, ENOENT (no such leg, or nothing recording: every RECORD_DONE of the
+ * leg was taken). A recording that ended on its own while its RECORD_DONE
+ * was on its way still gives 0; that event says why it ended. */
 int media_record_stop(struct media_engine *me, media_leg_id id);
 
 typedef uint32_t media_room_id; /* 0 = none */

@@ -48,6 +48,7 @@ struct core_leg {
 	unsigned thread;            /* where it lives now (it moves on media_bridge) */
 	struct core_room *room;     /* the room it joined, or NULL */
 	struct core_leg *rprev, *rnext; /* that room's members */
+	unsigned recs;              /* media_record calls whose RECORD_DONE was not taken */
 };
 
 /* A live room id. */
@@ -666,6 +667,56 @@ int media_play(struct media_engine *me, media_leg_id id, const struct prompt_seq
 	return cmd_to(me, id, &cmd);
 }
 
+int media_play_pcm(struct media_engine *me, media_leg_id id, int16_t *pcm, size_t n)
+{
+	/* the buffer is ours whatever happens */
+	if (!pcm || n == 0 || n > MEDIA_PCM_MAX) {
+		free(pcm);
+		return EINVAL;
+	}
+	struct media_cmd cmd = { .kind = MEDIA_CMD_PLAY_PCM, .u.pcm = { .pcm = pcm, .n = n } };
+	int rc = cmd_to(me, id, &cmd);
+	if (rc)
+		free(pcm);
+	return rc;
+}
+
+/* ------------------------------------------------------------ recording */
+
+int media_record(struct media_engine *me, media_leg_id id, uint32_t max_ms, uint32_t silence_ms)
+{
+	if (!me || max_ms == 0 || max_ms > MEDIA_REC_MAX_MS)
+		return EINVAL;
+	struct core_leg *c = id_find(me, id);
+	if (!c)
+		return ENOENT;
+	struct media_cmd cmd = { .kind = MEDIA_CMD_RECORD };
+	/* made here, so the thread always has what it reports RECORD_DONE with */
+	int rc = rec_new(max_ms, silence_ms, &cmd.u.rec);
+	if (rc)
+		return rc;
+	rc = cmd_to(me, id, &cmd);
+	if (rc) {
+		rec_discard(cmd.u.rec);
+		return rc;
+	}
+	c->recs++;
+	/* a record ends the leg's bridge or room, on the thread as here */
+	room_detach(c);
+	return 0;
+}
+
+int media_record_stop(struct media_engine *me, media_leg_id id)
+{
+	struct core_leg *c = me ? id_find(me, id) : NULL;
+	if (!c)
+		return me ? ENOENT : EINVAL;
+	if (c->recs == 0)
+		return ENOENT;
+	struct media_cmd cmd = { .kind = MEDIA_CMD_RECORD_STOP };
+	return cmd_to(me, id, &cmd);
+}
+
 /* ---------------------------------------------------------------- rooms */
 
 static struct core_room *room_by_id(const struct media_engine *me, media_room_id id)
@@ -829,8 +880,15 @@ size_t media_events_take(struct media_engine *me, struct media_event *ev, size_t
 				more = true;
 				break;
 			}
-			ev[n++] = t->evs[slot];
+			ev[n] = t->evs[slot];
 			spsc_release(&t->evq);
+			if (ev[n].kind == MEDIA_EV_RECORD_DONE) {
+				/* media_record_stop answers ENOENT once all are in */
+				struct core_leg *c = id_find(me, ev[n].leg);
+				if (c && c->recs)
+					c->recs--;
+			}
+			n++;
 		}
 		if (more)
 			break;

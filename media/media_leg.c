@@ -4,7 +4,8 @@
  * A packet received on a leg is demultiplexed (RTP or RTCP), unprotected
  * when the leg is SRTP, counted as life for the timeout, used for latching,
  * fed to the RFC 3550 statistics and, when it is a telephone-event, to the
- * DTMF receiver. Then it goes where the leg's path says: back to the leg
+ * DTMF receiver; audio is also fed to the leg's recording when it has one
+ * (media_record.c). Then it goes where the leg's path says: back to the leg
  * (echo), to the bridged leg untouched (raw), rewritten in place and sent in
  * the same recvmmsg batch (relay: payload type, SSRC, sequence, timestamp;
  * protected again for an SRTP peer), into the transcoder, which the tick
@@ -366,8 +367,10 @@ int leg_apply_params(struct leg *l, const struct media_leg_params *old, bool was
 		l->rs_on = false;
 		leg_tone_stop(l, true);
 	}
-	/* a prompt goes on in a new codec, or stops when it cannot */
+	/* a prompt goes on in a new codec, or stops when it cannot; so does a
+	 * recording */
 	leg_play_codec(l);
+	leg_rec_codec(l);
 	l->last_rx_ms = t->now_ms;
 	l->timed_out = false;
 	uint32_t r = 0;
@@ -566,6 +569,8 @@ static void rx_one(struct leg *l, uint8_t *buf, size_t len, const struct sockadd
 	bool is_dtmf = !l->p.raw && l->p.dtmf && h.pt == l->p.dtmf_pt;
 	if (is_dtmf)
 		dtmf_in(l, &h);
+	else if (l->rec)
+		leg_rec_put(l, &h); /* copied: relay below rewrites buf */
 	if (l->room) {
 		/* digits are the core's (reported above), not the room's audio */
 		if (!is_dtmf)
@@ -794,14 +799,17 @@ void leg_tick(struct leg *l, uint64_t now)
 			l->tone_due += ptime;
 			if (!tone_step(l, now)) {
 				leg_tone_stop(l, true);
-				return;
+				break;
 			}
 		}
-		if (l->tone_due <= now)
+		if (l->tone_on && l->tone_due <= now)
 			l->tone_due = now + ptime;
 	}
 	if (l->play)
 		leg_play_tick(l, now);
+	/* a tone or prompt playing to the leg does not stop its recording */
+	if (l->rec)
+		leg_rec_tick(l);
 }
 
 /* ------------------------------------------------------------ the sweep */
@@ -904,6 +912,7 @@ void leg_release(struct leg *l)
 {
 	leg_tone_stop(l, false);
 	leg_play_stop(l, false);
+	leg_rec_drop(l);
 	xcode_free(l->xc);
 	l->xc = NULL;
 	srtp_ctx_free(l->srtp_tx);

@@ -1,8 +1,10 @@
 /*
- * media_play.c: prompts played to one leg (media_play), run by the leg's
- * media thread.
+ * media_play.c: prompts (media_play) and PCM (media_play_pcm) played to one
+ * leg, run by the leg's media thread.
  *
- * A play is a prompt_player (prompt.h) over the engine's prompt table, an
+ * A play is a prompt_player (prompt.h) over the engine's prompt table or
+ * over the one buffer of a media_play_pcm, which the play owns and frees
+ * when it ends however it ends (played out, replaced, the leg closed), an
  * encoder for the leg's codec fed at 8 kHz (G.711 natively, Opus through
  * its 8 kHz API rate), and a sequence and timestamp of its own that the
  * leg's struct tx_stream maps onto the phone's one continuous stream. On
@@ -27,7 +29,8 @@
 #include "log.h"
 
 struct leg_play {
-	struct prompt_player pp;    /* points into the engine's prompt table */
+	struct prompt_player pp;    /* points into the engine's prompt table, or pcm */
+	int16_t *pcm;               /* media_play_pcm's buffer: ours, freed with the play */
 	struct codec_enc *enc;      /* the leg's codec at PROMPT_RATE */
 	enum sdp_codec codec;       /* of enc */
 	uint16_t seq;               /* input sequence of this play, mapped by tx_map */
@@ -46,6 +49,7 @@ void leg_play_stop(struct leg *l, bool report)
 	if (!l->play)
 		return;
 	codec_enc_free(l->play->enc);
+	free(l->play->pcm);
 	free(l->play);
 	l->play = NULL;
 	media_leg_tick_update(l);
@@ -60,23 +64,28 @@ static bool codec_playable(const struct leg *l)
 		l->p.codec == SDP_CODEC_OPUS);
 }
 
-void leg_play_start(struct leg *l, const struct prompt_table *table, const struct prompt_seq *seq)
+/* Start seq from table, or pcm (taken) when seq is NULL. */
+static void play_begin(struct leg *l, const struct prompt_table *table,
+		       const struct prompt_seq *seq, int16_t *pcm, size_t n)
 {
-	leg_play_stop(l, true);
-	if (seq->n == 0)
-		return;
 	/* one sound at a time: a tone playing is cut short (and reports) */
 	leg_tone_stop(l, true);
 	struct leg_play *p = NULL;
 	int rc = EINVAL;
-	if (!table || !codec_playable(l))
+	if ((seq && !table) || !codec_playable(l))
 		goto out;
 	rc = ENOMEM;
 	p = calloc(1, sizeof *p);
 	if (!p)
 		goto out;
 	prompt_player_init(&p->pp);
-	rc = prompt_player_add_seq(&p->pp, table, seq);
+	if (seq) {
+		rc = prompt_player_add_seq(&p->pp, table, seq);
+	} else {
+		p->pcm = pcm;
+		pcm = NULL;
+		rc = prompt_player_add_pcm(&p->pp, p->pcm, n);
+	}
 	if (rc)
 		goto out;
 	if (prompt_player_done(&p->pp)) {
@@ -93,10 +102,26 @@ void leg_play_start(struct leg *l, const struct prompt_table *table, const struc
 	return;
 out:
 	log_debug("media: leg %u: nothing to play: %s", l->id, strerror(rc));
-	if (p)
+	if (p) {
 		codec_enc_free(p->enc);
+		free(p->pcm);
+	}
 	free(p);
+	free(pcm);
 	play_done(l);
+}
+
+void leg_play_start(struct leg *l, const struct prompt_table *table, const struct prompt_seq *seq)
+{
+	leg_play_stop(l, true);
+	if (seq->n > 0)
+		play_begin(l, table, seq, NULL, 0);
+}
+
+void leg_play_pcm(struct leg *l, int16_t *pcm, size_t n)
+{
+	leg_play_stop(l, true);
+	play_begin(l, NULL, NULL, pcm, n);
 }
 
 void leg_play_codec(struct leg *l)

@@ -15,8 +15,8 @@
  * events, totals, the prompt table, room ids); media_thread.c is a media
  * thread (its epoll loop, commands, the tick and the periodic sweep);
  * media_leg.c is the packet path of one leg (receive, SRTP, latching,
- * relay, transcoding, echo, tones, RTCP); media_play.c plays prompts to a
- * leg; media_room.c is a conference room on its media thread (members, the
+ * relay, transcoding, echo, tones, RTCP); media_play.c plays prompts and
+ * PCM to a leg; media_record.c records what a leg sends; media_room.c is a conference room on its media thread (members, the
  * mixer driven on the tick).
  */
 #ifndef PBX_MEDIA_PRIV_H
@@ -141,9 +141,13 @@ enum media_cmd_kind {
 	MEDIA_CMD_ROOM_LEAVE,
 	MEDIA_CMD_ROOM_MUTE,   /* u.room.muted */
 	MEDIA_CMD_ROOM_VOLUME, /* u.room.volume */
+	MEDIA_CMD_PLAY_PCM,    /* u.pcm: the buffer passes to the thread */
+	MEDIA_CMD_RECORD,      /* u.rec: the record passes to the thread */
+	MEDIA_CMD_RECORD_STOP,
 };
 
 struct leg_move;
+struct leg_rec;
 struct room;
 
 /* By value through the ring; fds in MEDIA_CMD_ADD and the room in
@@ -168,6 +172,11 @@ struct media_cmd {
 			const struct prompt_table *table; /* the engine's, lives until stop */
 			struct prompt_seq seq;
 		} play;
+		struct {
+			int16_t *pcm;       /* malloc'd, 8 kHz mono */
+			size_t n;
+		} pcm;
+		struct leg_rec *rec;    /* made by the core (rec_new) */
 		struct {
 			struct room *r;     /* ROOM_NEW */
 			media_room_id id;
@@ -296,8 +305,11 @@ struct leg {
 	uint32_t tone_ts;
 
 	/* prompts (media_play.c) */
-	struct leg_play *play;      /* while a media_play plays */
+	struct leg_play *play;      /* while a media_play or media_play_pcm plays */
 	uint32_t play_serial;       /* plays started: each is a new tx source */
+
+	/* recording (media_record.c) */
+	struct leg_rec *rec;        /* while a media_record records */
 
 	/* conference room (media_room.c) */
 	struct room *room;          /* the room it joined, or NULL */
@@ -398,6 +410,8 @@ struct media_thread {
 	struct leg *dead;
 	struct leg *closed_wait;    /* CLOSED events waiting for room, oldest first */
 	struct leg *closed_wait_tail;
+	struct leg_rec *rec_wait;   /* RECORD_DONE events waiting for room, oldest first */
+	struct leg_rec *rec_wait_tail;
 	struct leg_move *handing;   /* legs detached in this batch, handed over after it */
 	struct leg *held;           /* the leg whose sockets wait for an ADOPT (one at a time) */
 	struct room *rooms;         /* its conference rooms */
@@ -445,6 +459,9 @@ void *media_thread_main(void *arg);
  * (never blocks). Not for CLOSED, which goes through the dead list and is
  * never lost. */
 void media_thread_post(struct media_thread *t, struct media_event *ev);
+/* Queue an event now; false when the queue is full (nothing counted). For
+ * the events that are kept until there is room (RECORD_DONE). */
+bool media_thread_push(struct media_thread *t, const struct media_event *ev);
 /* Event about leg l of the given kind, cookie and leg filled in. */
 void media_leg_event(struct leg *l, enum media_ev_kind kind, struct media_event *ev);
 /* Put l on, or take it off, the tick list according to its tick work. */
@@ -489,12 +506,42 @@ void tx_stream_init(struct tx_stream *s);
 /* Start seq (from table, NULL: none loaded) on l; an empty seq only stops
  * the running one. */
 void leg_play_start(struct leg *l, const struct prompt_table *table, const struct prompt_seq *seq);
+/* Start n samples of pcm (taken: freed when the play ends, whatever
+ * happens) on l. */
+void leg_play_pcm(struct leg *l, int16_t *pcm, size_t n);
 /* Stop; report: MEDIA_EV_PLAY_DONE. */
 void leg_play_stop(struct leg *l, bool report);
 /* The leg's codec may have changed (media_leg_set): follow it, or stop. */
 void leg_play_codec(struct leg *l);
 /* The tick: t->tick_frames frames of the prompt. */
 void leg_play_tick(struct leg *l, uint64_t now);
+
+/* ---- media_record.c ---- */
+/* Made by the core (media_record) for max_ms and silence_ms, handed over
+ * by MEDIA_CMD_RECORD. 0 or ENOMEM. */
+int rec_new(uint32_t max_ms, uint32_t silence_ms, struct leg_rec **out);
+/* Free a record no leg holds (one still in the command queue at stop, or
+ * a RECORD_DONE never delivered), with its PCM. NULL is fine. */
+void rec_discard(struct leg_rec *r);
+/* Start recording l with r (a running recording reports first); a leg
+ * that cannot be decoded reports FAILED at once. */
+void leg_rec_start(struct leg *l, struct leg_rec *r);
+/* A MEDIA_CMD_RECORD for leg id that is not here: RECORD_DONE FAILED. */
+void rec_fail(struct media_thread *t, struct leg_rec *r, media_leg_id id, uint64_t cookie);
+/* End the recording (nothing when none): RECORD_DONE with end, never lost. */
+void leg_rec_stop(struct leg *l, enum media_rec_end end);
+/* End it silently (the engine stopping). */
+void leg_rec_drop(struct leg *l);
+/* After media_leg_set: follow the leg's codec, or end FAILED. */
+void leg_rec_codec(struct leg *l);
+/* A received RTP packet of l while recording (not a telephone-event). */
+void leg_rec_put(struct leg *l, const struct rtp_hdr *h);
+/* The tick: t->tick_frames frames. */
+void leg_rec_tick(struct leg *l);
+/* Queue the RECORD_DONE events that wait; false while some still wait. */
+bool rec_wait_flush(struct media_thread *t);
+/* At stop: free them undelivered. */
+void rec_wait_free(struct media_thread *t);
 
 /* ---- media_room.c ---- */
 /* Made by the core (media_room_new), handed over by MEDIA_CMD_ROOM_NEW. */

@@ -9,7 +9,10 @@
  * A leg closed while an epoll batch is being handled may still be named by
  * a later event of the same batch, so it is only marked dead and freed once
  * the batch is done. CLOSED events that find the event queue full wait in
- * the leg itself on closed_wait and are retried every loop iteration.
+ * the leg itself on closed_wait and are retried every loop iteration;
+ * RECORD_DONE events, which carry a recording, wait the same way on
+ * rec_wait (media_record.c), and go first: a leg freed while recording
+ * reports RECORD_DONE before CLOSED.
  *
  * A leg moving to another thread (struct leg_move in media_priv.h) is
  * detached at once but handed over only after the batch, for the same
@@ -47,6 +50,11 @@ static bool ev_push(struct media_thread *t, const struct media_event *ev)
 	return true;
 }
 
+bool media_thread_push(struct media_thread *t, const struct media_event *ev)
+{
+	return ev_push(t, ev);
+}
+
 void media_thread_post(struct media_thread *t, struct media_event *ev)
 {
 	if (ev_push(t, ev))
@@ -68,6 +76,9 @@ void media_leg_event(struct leg *l, enum media_ev_kind kind, struct media_event 
 
 static void closed_wait_flush(struct media_thread *t)
 {
+	/* a leg's RECORD_DONE goes before its CLOSED */
+	if (!rec_wait_flush(t))
+		return;
 	while (t->closed_wait) {
 		struct leg *l = t->closed_wait;
 		if (!ev_push(t, &l->closed))
@@ -97,7 +108,7 @@ static struct leg *leg_find(struct media_thread *t, media_leg_id id)
 void media_leg_tick_update(struct leg *l)
 {
 	struct media_thread *t = l->t;
-	bool want = !l->dead && !l->moving && (l->xc || l->tone_on || l->play);
+	bool want = !l->dead && !l->moving && (l->xc || l->tone_on || l->play || l->rec);
 	if (want == l->on_tick)
 		return;
 	if (want) {
@@ -211,6 +222,8 @@ static void leg_close(struct leg *l, bool report)
 	if (l->peer || l->echo)
 		bridge_end(l);
 	leg_tone_stop(l, false);
+	if (report)
+		leg_rec_stop(l, MEDIA_REC_CLOSED); /* queued before CLOSED */
 	struct media_event ev;
 	media_leg_event(l, MEDIA_EV_CLOSED, &ev);
 	leg_stats(l, &ev.stats);
@@ -238,7 +251,7 @@ static void cmd_free(struct media_thread *t, const struct media_cmd *c)
 		return;
 	}
 	struct media_event ev = { .kind = MEDIA_EV_CLOSED, .leg = c->leg, .cookie = c->cookie };
-	if (!t->closed_wait && ev_push(t, &ev))
+	if (!t->closed_wait && !t->rec_wait && ev_push(t, &ev))
 		return;
 	/* no leg to keep the event in: make a shell that only carries it */
 	struct leg *shell = calloc(1, sizeof *shell);
@@ -274,6 +287,21 @@ static void cmd_set(struct media_thread *t, struct media_cmd *c)
 	if (l->peer)
 		leg_path_update(l->peer);
 	room_leg_update(l);
+}
+
+/* RECORD: its bridge, echo or room ends, as media.h says. */
+static void cmd_record(struct media_thread *t, struct media_cmd *c)
+{
+	struct leg *l = leg_find(t, c->leg);
+	if (!l) {
+		/* only a leg whose memory failed at MEDIA_CMD_ADD */
+		rec_fail(t, c->u.rec, c->leg, c->cookie);
+		return;
+	}
+	room_leave(l);
+	if (l->peer || l->echo)
+		bridge_end(l);
+	leg_rec_start(l, c->u.rec);
 }
 
 static void bridge_pair(struct leg *a, struct leg *b)
@@ -466,6 +494,19 @@ static void cmd_run(struct media_thread *t, struct media_cmd *c)
 		if ((l = leg_find(t, c->leg)))
 			leg_play_start(l, c->u.play.table, &c->u.play.seq);
 		break;
+	case MEDIA_CMD_PLAY_PCM:
+		if ((l = leg_find(t, c->leg)))
+			leg_play_pcm(l, c->u.pcm.pcm, c->u.pcm.n);
+		else
+			free(c->u.pcm.pcm);
+		break;
+	case MEDIA_CMD_RECORD:
+		cmd_record(t, c);
+		break;
+	case MEDIA_CMD_RECORD_STOP:
+		if ((l = leg_find(t, c->leg)))
+			leg_rec_stop(l, MEDIA_REC_STOPPED);
+		break;
 	default:
 		cmd_rooms(t, c);
 		break;
@@ -492,6 +533,10 @@ static void cmds_drain(struct media_thread *t, bool stopping)
 			close(c->u.add.rtcp_fd);
 		} else if (c->kind == MEDIA_CMD_ROOM_NEW) {
 			room_discard(c->u.room.r);
+		} else if (c->kind == MEDIA_CMD_PLAY_PCM) {
+			free(c->u.pcm.pcm);
+		} else if (c->kind == MEDIA_CMD_RECORD) {
+			rec_discard(c->u.rec);
 		}
 		if (c->kind == MEDIA_CMD_SET)
 			explicit_bzero(&c->u.set, sizeof c->u.set);
@@ -511,7 +556,7 @@ static void dead_free(struct media_thread *t)
 			free(l);
 			continue;
 		}
-		if (!t->closed_wait && ev_push(t, &l->closed)) {
+		if (!t->closed_wait && !t->rec_wait && ev_push(t, &l->closed)) {
 			free(l);
 			continue;
 		}
@@ -619,5 +664,6 @@ void *media_thread_main(void *arg)
 		free(l);
 	}
 	t->closed_wait_tail = NULL;
+	rec_wait_free(t);
 	return NULL;
 }
