@@ -21,7 +21,7 @@
 #include "call.h"
 #include "log.h"
 
-#define ALLOW_HDR "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, REFER, NOTIFY, UPDATE\r\n"
+#define ALLOW_HDR "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, REFER, NOTIFY, UPDATE, SUBSCRIBE\r\n"
 
 void core_begin_reply(struct core *c, struct sip_buf *b, const struct sip_msg *req,
 		      const struct sip_dest *src, int code)
@@ -123,8 +123,9 @@ static void on_request(void *ctx, struct sip_txn *st, const struct sip_msg *req,
 	struct core *c = ctx;
 	if (req->to.tag.len && req->method_id != SIP_CANCEL && req->method_id != SIP_REGISTER &&
 	    req->method_id != SIP_OPTIONS) {
-		/* Inside a dialog: only the B2BUA's dialogs exist. */
-		if (!call_in_dialog(c, st, req, src) && req->method_id != SIP_ACK)
+		/* Inside a dialog: the B2BUA's calls or a message-waiting subscription. */
+		if (!call_in_dialog(c, st, req, src) && !core_mwi_in_dialog(c, st, req, src) &&
+		    req->method_id != SIP_ACK)
 			core_reply(c, st, req, src, 481, NULL);
 		return;
 	}
@@ -140,6 +141,9 @@ static void on_request(void *ctx, struct sip_txn *st, const struct sip_msg *req,
 		return;
 	case SIP_MESSAGE:
 		core_message(c, st, req, src);
+		return;
+	case SIP_SUBSCRIBE:
+		core_mwi_subscribe(c, st, req, src);
 		return;
 	case SIP_ACK:
 		return; /* an ACK outside any dialog: nothing to do */
@@ -177,6 +181,10 @@ static void on_response(void *ctx, struct sip_txn *ct, const struct sip_msg *res
 	case SIP_MESSAGE:
 		core_message_result(c, ct, resp->status);
 		return;
+	case SIP_NOTIFY:
+		if (!core_mwi_txn_result(c, ct, resp->status))
+			call_response(c, ct, resp);
+		return;
 	default:
 		call_response(c, ct, resp);
 		return;
@@ -193,6 +201,10 @@ static void on_client_fail(void *ctx, struct sip_txn *ct, int reason)
 		return;
 	case SIP_MESSAGE:
 		core_message_result(c, ct, status);
+		return;
+	case SIP_NOTIFY:
+		if (!core_mwi_txn_result(c, ct, status))
+			call_client_fail(c, ct, reason);
 		return;
 	default:
 		call_client_fail(c, ct, reason);
@@ -434,6 +446,8 @@ int core_new(struct core **out, const struct core_opts *o, sqlite3 *db, struct c
 	int64_t serial = cfg->serial;
 	if ((err = jobs_start(&c->jobs, o->db_path, serial)) != 0)
 		goto fail;
+	if ((err = core_mwi_init(c)) != 0)
+		goto fail;
 	if ((err = core_register_init(c, db)) != 0)
 		goto fail;
 	if ((err = core_live_init(c)) != 0)
@@ -515,6 +529,7 @@ void core_free(struct core *c)
 		media_engine_stop(c->media);
 	}
 	calls_release_slots(c);
+	core_mwi_free(c);
 	/* The registrar goes first: its removal hooks must not fire into a
 	 * freed jobs queue, and bindings stay stored for the next start. */
 	registrar_free(c->reg);

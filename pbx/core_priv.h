@@ -52,6 +52,7 @@ struct core {
 	struct sip_msg *msg_tmp; /* scratch for re-parsing a kept request */
 	struct msg_relay *msg_relays; /* MESSAGEs being relayed (core_message.c) */
 	struct conf_room *conf_rooms; /* rooms with someone in them (call_conf.c) */
+	struct core_mwi *mwi;   /* message waiting: counts and subscriptions (core_mwi.c) */
 	uint64_t now_ms;     /* monotonic, refreshed each loop iteration */
 	char realm[64];
 	struct core_stats st;
@@ -86,6 +87,24 @@ void core_message(struct core *c, struct sip_txn *st, const struct sip_msg *req,
 void core_message_result(struct core *c, struct sip_txn *ct, int status);
 void core_message_server_gone(struct core *c, struct sip_txn *st);
 void core_message_free_all(struct core *c);
+
+/* core_mwi.c */
+/* After jobs_start: watches the jobs thread's counts. */
+int core_mwi_init(struct core *c);
+/* Before jobs_stop and the transaction layer go. */
+void core_mwi_free(struct core *c);
+/* mailbox (an extension number) now holds these counts: NOTIFY its
+ * subscribers and, when it asks for unsolicited MWI, its contacts; nothing
+ * when they did not change. Voicemail code on the core thread calls this,
+ * or jobs_vm_changed after a write elsewhere. */
+void core_mwi_counts(struct core *c, const char *mailbox, unsigned n_new, unsigned n_old);
+void core_mwi_subscribe(struct core *c, struct sip_txn *st, const struct sip_msg *req, const struct sip_dest *src);
+/* A request inside a subscription dialog: handled (true) or not ours. */
+bool core_mwi_in_dialog(struct core *c, struct sip_txn *st, const struct sip_msg *req, const struct sip_dest *src);
+/* A response (or failure: 408/503) for a NOTIFY: true when it was ours. */
+bool core_mwi_txn_result(struct core *c, struct sip_txn *ct, int status);
+/* A new binding: unsolicited MWI when its extension asks for it. */
+void core_mwi_binding_added(struct core *c, const struct reg_binding *b);
 
 /* core_register.c */
 void core_register(struct core *c, struct sip_txn *st, const struct sip_msg *req,

@@ -43,6 +43,8 @@ static void on_binding_changed(void *ctx, const struct reg_binding *b, enum reg_
 	struct db_binding d;
 	to_db_binding(b, &d);
 	jobs_location_put(c->jobs, &d);
+	if (what == REG_ADDED)
+		core_mwi_binding_added(c, b);
 }
 
 /* Send OPTIONS to a NATed contact at the address it registered from; this

@@ -67,7 +67,17 @@ struct jobs {
 	struct fwd_op ops[JOBS_FWD_QUEUE_MAX]; /* under mu, in order */
 	size_t n_ops;
 	unsigned long ops_dropped;
+
+	/* Message waiting (see jobs.h). */
+	int vm_efd;                       /* readable: vm_out holds counts */
+	struct mwi_table *vm_ask;         /* under mu: mailboxes to recount (values unused) */
+	bool vm_ask_all;                  /* under mu: recount every mailbox */
+	struct mwi_table *vm_out;         /* under mu: counts for the core, newest per mailbox */
+	struct mwi_table *vm_seen;        /* the jobs thread's: counts as last read */
+	int64_t vm_data_version;          /* the jobs thread's; -1 until the first read */
 };
+
+_Static_assert(MWI_MAILBOX_MAX == DB_NUMBER_MAX, "a mailbox is an extension number");
 
 static unsigned pending_hash(const char *aor, const char *contact)
 {
@@ -241,6 +251,136 @@ static bool ops_apply(sqlite3 *db, const struct fwd_op *ops, size_t n)
 	return any;
 }
 
+/* ---- message waiting ------------------------------------------------------------ */
+
+void jobs_vm_changed(struct jobs *j, const char *mailbox)
+{
+	pthread_mutex_lock(&j->mu);
+	int e = mailbox ? mwi_table_set(j->vm_ask, mailbox, 0, 0, NULL) : ENOSPC;
+	if (e && e != EINVAL)
+		j->vm_ask_all = true; /* no room to remember which: count them all */
+	if (e != EINVAL) {
+		j->kick = true;
+		pthread_cond_signal(&j->cond);
+	}
+	pthread_mutex_unlock(&j->mu);
+	if (e == EINVAL)
+		log_warn("jobs: message waiting recount for a bad mailbox name ignored");
+}
+
+int jobs_vm_fd(const struct jobs *j) { return j->vm_efd; }
+
+static void vm_wake(struct jobs *j)
+{
+	uint64_t one = 1;
+	ssize_t w = write(j->vm_efd, &one, sizeof one);
+	(void)w;
+}
+
+size_t jobs_take_vm_counts(struct jobs *j, struct mwi_count *out, size_t max)
+{
+	uint64_t v;
+	ssize_t r = read(j->vm_efd, &v, sizeof v);
+	(void)r;
+	pthread_mutex_lock(&j->mu);
+	size_t n = mwi_table_take(j->vm_out, out, max);
+	size_t left = mwi_table_count(j->vm_out);
+	pthread_mutex_unlock(&j->mu);
+	if (left)
+		vm_wake(j);
+	return n;
+}
+
+/* Jobs thread: mailbox now holds these counts; queue them for the core when
+ * they differ from the last read. True when queued. */
+static bool vm_post(struct jobs *j, const char *mailbox, unsigned n_new, unsigned n_old)
+{
+	bool changed = false;
+	if (mwi_table_set(j->vm_seen, mailbox, n_new, n_old, &changed) != 0 || !changed)
+		return false;
+	pthread_mutex_lock(&j->mu);
+	int e = mwi_table_set(j->vm_out, mailbox, n_new, n_old, NULL);
+	pthread_mutex_unlock(&j->mu);
+	if (e) {
+		/* Counts nobody has: the next recount finds them changed again. */
+		mwi_table_set(j->vm_seen, mailbox, UINT32_MAX, UINT32_MAX, NULL);
+		log_warn("jobs: message waiting counts of %s not handed over: %s", mailbox, strerror(e));
+		return false;
+	}
+	return true;
+}
+
+struct vm_walk {
+	struct jobs *j;
+	bool posted;
+};
+
+static int vm_walk_one(void *ctx, const char *mailbox, unsigned n_new, unsigned n_old)
+{
+	struct vm_walk *w = ctx;
+	if (vm_post(w->j, mailbox, n_new, n_old))
+		w->posted = true;
+	return 0;
+}
+
+static int data_version(sqlite3 *db, int64_t *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return db_errno(db, rc);
+	rc = sqlite3_step(st);
+	int ret = rc == SQLITE_ROW ? 0 : db_errno(db, rc);
+	if (ret == 0)
+		*out = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+#define VM_ASK_BATCH 64
+
+/* Recount what was asked for, and everything when poll finds that another
+ * connection wrote since the last look. */
+static void check_vm(struct jobs *j, sqlite3 *db, bool poll)
+{
+	struct mwi_count ask[VM_ASK_BATCH];
+	size_t n_ask = 0;
+	pthread_mutex_lock(&j->mu);
+	bool all = j->vm_ask_all;
+	j->vm_ask_all = false;
+	if (all) {
+		while (mwi_table_take(j->vm_ask, ask, VM_ASK_BATCH) > 0)
+			; /* every one is counted below anyway */
+	} else {
+		n_ask = mwi_table_take(j->vm_ask, ask, VM_ASK_BATCH);
+		if (mwi_table_count(j->vm_ask))
+			j->kick = true; /* the rest on the next pass */
+	}
+	pthread_mutex_unlock(&j->mu);
+	int64_t dv = -1;
+	if (poll && data_version(db, &dv) == 0 && dv != j->vm_data_version) {
+		j->vm_data_version = dv;
+		all = true;
+	}
+	struct vm_walk w = { j, false };
+	if (all) {
+		int e = db_vm_counts_all(db, vm_walk_one, &w);
+		if (e)
+			log_err("jobs: counting voicemail messages failed: %s", strerror(e));
+	} else {
+		for (size_t i = 0; i < n_ask; i++) {
+			unsigned n_new, n_old;
+			int e = db_vm_counts(db, ask[i].mailbox, &n_new, &n_old);
+			if (e)
+				log_err("jobs: counting the messages of %s failed: %s", ask[i].mailbox, strerror(e));
+			else
+				vm_walk_one(&w, ask[i].mailbox, n_new, n_old);
+		}
+	}
+	if (w.posted)
+		vm_wake(j);
+}
+
 /* ---- one pass -------------------------------------------------------------------- */
 
 static void check_config(struct jobs *j, sqlite3 *db);
@@ -394,6 +534,7 @@ static void *jobs_main(void *arg)
 		log_err("jobs: cannot open %s: %s", j->db_path, err);
 		return NULL;
 	}
+	check_vm(j, db, true); /* the counts the core starts from */
 	struct timespec next;
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	for (;;) {
@@ -418,12 +559,14 @@ static void *jobs_main(void *arg)
 		flush_batch(j, db);
 		struct timespec now;
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (check_now || now.tv_sec > next.tv_sec ||
-		    (now.tv_sec == next.tv_sec && now.tv_nsec >= next.tv_nsec)) {
+		bool due = check_now || now.tv_sec > next.tv_sec ||
+			   (now.tv_sec == next.tv_sec && now.tv_nsec >= next.tv_nsec);
+		if (due) {
 			check_config(j, db);
 			next = now;
 			next.tv_sec += 1;
 		}
+		check_vm(j, db, due);
 		if (stop)
 			break;
 	}
@@ -443,6 +586,10 @@ int jobs_start(struct jobs **out, const char *db_path, int64_t serial)
 	j->cdr_q = calloc(JOBS_CDR_QUEUE_MAX, sizeof *j->cdr_q);
 	j->cdr_spare = calloc(JOBS_CDR_QUEUE_MAX, sizeof *j->cdr_spare);
 	j->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	j->vm_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	j->vm_data_version = -1;
+	bool vm_ok = mwi_table_new(&j->vm_ask) == 0 && mwi_table_new(&j->vm_out) == 0 &&
+		     mwi_table_new(&j->vm_seen) == 0;
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -450,10 +597,15 @@ int jobs_start(struct jobs **out, const char *db_path, int64_t serial)
 	pthread_cond_init(&j->written, &ca);
 	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&j->mu, NULL);
-	if (!j->db_path || !j->cdr_q || !j->cdr_spare || j->efd < 0 ||
+	if (!j->db_path || !j->cdr_q || !j->cdr_spare || j->efd < 0 || j->vm_efd < 0 || !vm_ok ||
 	    pthread_create(&j->thread, NULL, jobs_main, j) != 0) {
 		if (j->efd >= 0)
 			close(j->efd);
+		if (j->vm_efd >= 0)
+			close(j->vm_efd);
+		mwi_table_free(j->vm_ask);
+		mwi_table_free(j->vm_out);
+		mwi_table_free(j->vm_seen);
 		pthread_mutex_destroy(&j->mu);
 		pthread_cond_destroy(&j->cond);
 		pthread_cond_destroy(&j->written);
@@ -513,6 +665,10 @@ void jobs_stop(struct jobs *j)
 	free(j->cdr_q);
 	free(j->cdr_spare);
 	close(j->efd);
+	close(j->vm_efd);
+	mwi_table_free(j->vm_ask);
+	mwi_table_free(j->vm_out);
+	mwi_table_free(j->vm_seen);
 	pthread_mutex_destroy(&j->mu);
 	pthread_cond_destroy(&j->cond);
 	pthread_cond_destroy(&j->written);

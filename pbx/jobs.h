@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "db.h"
+#include "mwi.h"
 
 struct jobs;
 
@@ -61,6 +62,27 @@ struct config *jobs_take_config(struct jobs *j);
 /* Something changed SQLite: check the config serial now, not at the next
  * one-second poll. Never blocks on SQLite. Any thread. */
 void jobs_config_check(struct jobs *j);
+
+/*
+ * Message waiting. The jobs thread keeps every mailbox's counts as it last
+ * read them. Once a second it reads PRAGMA data_version, which moves when
+ * another connection commits (the web admin, pbxctl, any other process),
+ * and then recounts every mailbox; jobs_vm_changed asks for one mailbox's
+ * recount at once, and is what a writer calls after adding, moving or
+ * deleting a message (a write on the jobs thread's own connection does not
+ * move its data_version). Counts that differ from the last read are handed
+ * to the core: jobs_vm_fd becomes readable and jobs_take_vm_counts takes
+ * them, the newest per mailbox. Right after the start every mailbox that
+ * holds messages is handed over (the core starts from 0/0 everywhere).
+ */
+/* Recount mailbox soon (NULL: every mailbox). Any thread; never blocks on
+ * SQLite. */
+void jobs_vm_changed(struct jobs *j, const char *mailbox);
+/* Readable when counts wait for the core. */
+int jobs_vm_fd(const struct jobs *j);
+/* Take up to max waiting counts into out; returns how many. When more
+ * wait, jobs_vm_fd stays readable. */
+size_t jobs_take_vm_counts(struct jobs *j, struct mwi_count *out, size_t max);
 
 /* Wait (at most 10 s) until everything queued so far is written, and for
  * feature-code changes, until the snapshot after them is loaded (tests,
