@@ -15,13 +15,14 @@ import forwarding from './forwarding.js';
 import registrations from './registrations.js';
 import calls from './calls.js';
 import conferences from './conferences.js';
+import voicemail from './voicemail.js';
 import history from './history.js';
 import settings from './settings.js';
 import admins from './admins.js';
 import bans from './bans.js';
 
-const PAGES = { dashboard, extensions, forwarding, registrations, calls, conferences, history, settings, admins,
-  bans };
+const PAGES = { dashboard, extensions, forwarding, registrations, calls, conferences, voicemail, history, settings,
+  admins, bans };
 const DEFAULT_PAGE = 'dashboard';
 
 let current = null;     // the page shown, a key of PAGES, or 'signin'
