@@ -30,6 +30,14 @@
 
 static const char *const vm_on_names[] = { "noanswer", "busy", "unavailable", "dnd" };
 
+/* Message waiting: tell the core at once (see live_ops.vm_changed). */
+static void vm_changed(struct api_req *r, const char *mailbox)
+{
+	const struct live_ops *live = r->srv->live;
+	if (live && live->vm_changed)
+		live->vm_changed(live->ctx, mailbox);
+}
+
 /* ---- path parameters -------------------------------------------------------------- */
 
 /* {mailbox}: an extension number, else 404 naming the field. */
@@ -303,6 +311,7 @@ int api_vm_mailbox_patch(struct api_req *r)
 		return api_error_db(r, rc, NULL);
 	}
 	api_changed(r);
+	vm_changed(r, number);
 	return mailbox_reply(r, db, number, 200);
 }
 
@@ -407,6 +416,7 @@ int api_vm_msg_patch(struct api_req *r)
 	if (rc != 0)
 		return api_error_db(r, rc, NULL);
 	api_changed(r);
+	vm_changed(r, m.mailbox);
 	if ((rc = db_vm_msg_get(db, m.mailbox, m.id, &m)) != 0)
 		return api_error_db(r, rc, NULL);
 	return api_reply_json(r, 200, msg_json(&m));
@@ -425,6 +435,7 @@ int api_vm_msg_delete(struct api_req *r)
 	if (rc != 0)
 		return api_error_db(r, rc, NULL);
 	api_changed(r);
+	vm_changed(r, m.mailbox);
 	/* The message is gone with its row; a file that cannot go is only
 	 * garbage, logged (and a missing one is no error at all). */
 	const char *spool = r->srv->spool;

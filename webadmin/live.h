@@ -93,6 +93,11 @@ struct live_ops {
 	/* SQLite was changed: load the new configuration now rather than at the
 	 * next poll. Never blocks. */
 	void (*config_changed)(void *ctx);
+	/* Voicemail of mailbox changed (a message heard, saved or deleted, its
+	 * settings): recount it now so the phones' lamps follow at once (for
+	 * jobs_vm_changed). May be NULL: the jobs thread then notices within
+	 * its one-second look at SQLite. Never blocks. */
+	void (*vm_changed)(void *ctx, const char *mailbox);
 };
 
 #endif
