@@ -59,7 +59,8 @@ struct media_engine_cfg {
 /* Start the threads (and load the prompts of cfg->prompt_dir). 0, EINVAL
  * (bad ports), ENOMEM, or a pthread/epoll errno. */
 int media_engine_start(struct media_engine **out, const struct media_engine_cfg *cfg);
-/* Stop and join the threads, close every leg (no events). NULL is fine. */
+/* Stop and join the threads, close every leg (no events; recordings going
+ * on, and those in RECORD_DONE events never taken, are freed). NULL is fine. */
 void media_engine_stop(struct media_engine *me);
 
 /* ---- legs ---- */

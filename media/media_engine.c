@@ -278,8 +278,18 @@ void media_engine_stop(struct media_engine *me)
 			pthread_join(t->tid, NULL);
 	}
 	moves_collect(me, true);
-	for (unsigned i = 0; i < me->nthreads; i++)
-		thread_free(me->threads[i]);
+	for (unsigned i = 0; i < me->nthreads; i++) {
+		struct media_thread *t = me->threads[i];
+		uint32_t slot;
+		/* events never taken: the recordings in them are ours to free
+		 * (bounded by the queue's size) */
+		while (t && spsc_slot_get(&t->evq, &slot)) {
+			if (t->evs[slot].kind == MEDIA_EV_RECORD_DONE)
+				free(t->evs[slot].rec.pcm);
+			spsc_release(&t->evq);
+		}
+		thread_free(t);
+	}
 	for (size_t b = 0; b < MEDIA_CORE_BUCKETS; b++) {
 		struct core_leg *c = me->ids[b];
 		while (c) {

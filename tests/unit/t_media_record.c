@@ -498,10 +498,14 @@ static void test_record_closed(void **state)
 	assert_true(r.n >= 400 * 8 && r.n <= 800 * 8);
 	expect_tone(r.pcm + FRAME * 5, r.n - FRAME * 10, 1000);
 	free(r.pcm);
-	/* a recording in a leg at engine stop is freed without an event */
+	/* at engine stop, a recording in a leg is freed without an event, and
+	 * so is one in a RECORD_DONE the core never took */
 	media_leg_id b = phone_leg(me, &ph, 0, 12);
 	assert_int_equal(media_record(me, b, 60000, 0), 0);
 	talk(me, &ph, b, 1000, 200, false);
+	assert_int_equal(media_record(me, b, 60000, 0), 0); /* the first reports, in the queue */
+	struct pollfd pfd = { .fd = media_event_fd(me), .events = POLLIN };
+	assert_int_equal(poll(&pfd, 1, WAIT_MS), 1);
 	phone_close(&ph);
 	engine_stop(me);
 }
@@ -607,6 +611,81 @@ static void test_record_edges(void **state)
 	assert_int_equal(media_record_stop(me, b), ENOENT);
 	leg_free(me, a);
 	leg_free(me, b);
+	phone_close(&ph);
+	engine_stop(me);
+}
+
+/* RECORD_DONE is never dropped: with the event queue full of digits, a
+ * recording that fails and one whose leg is freed both report once the
+ * core takes events again, each before its leg's CLOSED. */
+static void test_record_overflow(void **state)
+{
+	(void)state;
+	enum { DIGITS = 4500 };
+	struct media_engine *me = eng(1);
+	struct phone ph;
+	phone_open(&ph, SDP_CODEC_PCMU, 0);
+	media_leg_id a = phone_leg(me, &ph, 0, 20);
+	talk(me, &ph, a, 0, 100, false);
+	assert_int_equal(media_record(me, a, 60000, 0), 0);
+	talk(me, &ph, a, 1000, 300, false);
+	/* one end packet per digit, in bursts the socket holds, not taken */
+	for (unsigned i = 0; i < DIGITS; i++) {
+		struct dtmf_event ev = { .event = (uint8_t)(i % 10), .end = true, .volume = 10,
+					 .duration = 800 };
+		uint8_t pl[DTMF_PAYLOAD_LEN];
+		dtmf_build(&ev, pl);
+		send_rtp(&ph, 101, false, ph.seq++, ph.ts + 1000 * i, pl, sizeof pl);
+		if (i % 100 == 99 || i == DIGITS - 1) {
+			struct media_totals t;
+			uint64_t end = now_ms() + WAIT_MS;
+			do {
+				media_engine_totals(me, &t);
+			} while (t.rx_packets < 20 + i + 1 && now_ms() < end && poll(NULL, 0, 1) == 0);
+			assert_true(t.rx_packets >= 20 + i + 1);
+		}
+	}
+	media_leg_id c = leg_new(me, 0, 21, NULL);
+	assert_int_equal(media_record(me, c, 1000, 0), 0); /* FAILED: not set */
+	assert_int_equal(media_leg_free(me, a), 0);
+	assert_int_equal(media_leg_free(me, c), 0);
+	nbacklog = 0; /* what talk() took: no recordings */
+	/* take everything; where the four events of interest came */
+	long at_done_a = -1, at_closed_a = -1, at_done_c = -1, at_closed_c = -1, seen = 0;
+	struct media_recording ra = { 0 }, rc = { 0 };
+	uint64_t end = now_ms() + WAIT_MS;
+	while ((at_closed_a < 0 || at_closed_c < 0) && now_ms() < end) {
+		struct pollfd pfd = { .fd = media_event_fd(me), .events = POLLIN };
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		struct media_event ev[64];
+		size_t n = media_events_take(me, ev, 64);
+		for (size_t i = 0; i < n; i++, seen++) {
+			if (ev[i].kind == MEDIA_EV_RECORD_DONE && ev[i].leg == a) {
+				assert_int_equal(at_done_a, -1);
+				at_done_a = seen;
+				ra = ev[i].rec;
+			} else if (ev[i].kind == MEDIA_EV_RECORD_DONE && ev[i].leg == c) {
+				assert_int_equal(at_done_c, -1);
+				at_done_c = seen;
+				rc = ev[i].rec;
+			} else if (ev[i].kind == MEDIA_EV_CLOSED) {
+				*(ev[i].leg == a ? &at_closed_a : &at_closed_c) = seen;
+			} else if (ev[i].kind == MEDIA_EV_RECORD_DONE) {
+				free(ev[i].rec.pcm);
+			}
+		}
+	}
+	print_message("# %ld events; RECORD_DONE at %ld and %ld, CLOSED at %ld and %ld\n", seen,
+		      at_done_a, at_done_c, at_closed_a, at_closed_c);
+	assert_true(seen >= 4000); /* the queue was full */
+	assert_true(at_done_a >= 0 && at_done_a < at_closed_a);
+	assert_true(at_done_c >= 0 && at_done_c < at_closed_c);
+	assert_int_equal(ra.end, MEDIA_REC_CLOSED);
+	assert_true(ra.n >= 200 * 8);
+	assert_int_equal(rc.end, MEDIA_REC_FAILED);
+	assert_null(rc.pcm);
+	free(ra.pcm);
 	phone_close(&ph);
 	engine_stop(me);
 }
@@ -754,6 +833,7 @@ int main(int argc, char **argv)
 		UNIT_TEST(test_record_closed),
 		UNIT_TEST(test_record_dtmf),
 		UNIT_TEST(test_record_edges),
+		UNIT_TEST(test_record_overflow),
 		UNIT_TEST(test_play_pcm),
 		UNIT_TEST(test_play_pcm_replace),
 	};
