@@ -12,6 +12,10 @@
 # terminated NOTIFY. Unsolicited NOTIFYs: a SIPp phone registered for an
 # extension with the option gets one when it registers and one when the
 # counts change; one registered for an extension without it gets none.
+# A subscription left alone ends at its expiry with terminated;reason=timeout
+# (60 s, the shortest allowed: it runs beside the rest); one whose phone
+# answers a NOTIFY 481 is dropped and told nothing more, one that never
+# answers is dropped after the NOTIFY times out.
 . "$(dirname "$0")/lib.sh"
 require_pbx
 
@@ -27,9 +31,11 @@ sq() { sqlite3 -cmd '.timeout 3000' "$DB" "$@"; }
 UAC_PORT=5071   # the subscribing SIPp phone (1001)
 UAS_ON=5072     # SIPp phone of 1002, unsolicited MWI on
 UAS_OFF=5073    # SIPp phone of 1003, unsolicited MWI off
+EXP_PORT=5074   # SIPp phone of 1004, lets its subscription expire
+R481_PORT=5075  # SIPp phone of 1005, answers 481
 
-provision_range 1001 1003
-is "three extensions provisioned" "$?" 0
+provision_range 1001 1005
+is "five extensions provisioned" "$?" 0
 # Before the start, so the first snapshot has it.
 sq "UPDATE mailboxes SET unsolicited_mwi = 1 WHERE number = '1002'"
 is "unsolicited MWI switched on for 1002" "$(sq "SELECT unsolicited_mwi FROM mailboxes WHERE number = '1002'")" 1
@@ -60,6 +66,29 @@ tpl_subscribe() {
 	[ -n "$extra" ] && printf '%s\n' "$extra"
 	printf 'Content-Length: 0\n\n'
 }
+
+# start_uac NAME SCENARIO EXT PORT EXPIRES: a subscribing SIPp phone in the background (NAME_PID)
+start_uac() {
+	local name=$1 sf=$2 ext=$3 port=$4 expires=$5
+	(cd "$WORK" && exec sipp "$SIP_IP:$SIP_PORT" -sf "$SIPDIR/scenarios/$sf" \
+		-key ext "$ext" -key domain "$DOMAIN" -key expires "$expires" -au "$ext" -ap "pw$ext" \
+		-i 127.0.0.1 -mi 127.0.0.1 -p "$port" -m 1 -timeout 120 -recv_timeout 100000 \
+		-nostdin -trace_msg -message_file "$WORK/$name.msg" -trace_err -error_file "$WORK/$name.err" \
+		>"$WORK/$name.screen" 2>&1) &
+	BG_PIDS+=("$!")
+	eval "${name}_PID=$!"
+}
+# sipp_end NAME SECONDS: wait for that SIPp phone to finish; its exit status
+sipp_end() {
+	local p
+	eval "p=\$${1}_PID"
+	wait_for "$2" eval "! kill -0 $p 2>/dev/null" || return 124
+	wait "$p"
+}
+
+# The expiring subscription first: it needs a minute.
+start_uac exp mwi_expire.xml 1004 "$EXP_PORT" 60
+EXP_START=$(now_ms)
 
 # ------------------------------------------------------------------ refusals
 
@@ -127,13 +156,7 @@ is "that NOTIFY says 0/0" "$(notifies "$WORK/uas_on.msg")" "0/0"
 
 # ------------------------------------------------------------------ the subscriber
 
-(cd "$WORK" && exec sipp "$SIP_IP:$SIP_PORT" -sf "$SIPDIR/scenarios/mwi_subscribe.xml" \
-	-key ext 1001 -key domain "$DOMAIN" -key expires 600 -au 1001 -ap pw1001 \
-	-i 127.0.0.1 -mi 127.0.0.1 -p "$UAC_PORT" -m 1 -timeout 60 -recv_timeout 30000 \
-	-nostdin -trace_msg -message_file "$WORK/uac.msg" -trace_err -error_file "$WORK/uac.err" \
-	>"$WORK/uac.screen" 2>&1) &
-UAC_PID=$!
-BG_PIDS+=("$UAC_PID")
+start_uac uac mwi_subscribe.xml 1001 "$UAC_PORT" 600
 
 check "the subscriber gets its first NOTIFY and the refresh's" \
 	wait_for 10 eval "[ \"\$(n_notifies $WORK/uac.msg)\" -ge 2 ]"
@@ -152,11 +175,9 @@ is "each NOTIFY has its own, increasing CSeq" "$cseqs" "1 2 3 "
 
 sq "UPDATE vm_messages SET folder = 'old', heard = 1
 	WHERE id = (SELECT min(id) FROM vm_messages WHERE mailbox = '1001')"
-check "one moved to old: the subscriber gets 1/1, unsubscribes and exits 0" \
-	wait_for 10 eval "! kill -0 $UAC_PID 2>/dev/null"
-wait "$UAC_PID"
+sipp_end uac 10
 rc=$?
-is "SIPp subscriber scenario exits 0" "$rc" 0
+is "one moved to old: the subscriber gets 1/1, unsubscribes and its SIPp exits 0" "$rc" 0
 [ "$rc" = 0 ] || diag "$(tail -20 "$WORK/uac.err" 2>/dev/null)" "$(tail -30 "$WORK/uac.screen" 2>/dev/null)"
 is "the NOTIFYs said 0/0 0/0 2/0 1/1, then 1/1 in the terminated one" \
 	"$(notifies "$WORK/uac.msg")" "0/0 0/0 2/0 1/1 1/1"
@@ -183,5 +204,33 @@ is "and Messages-Waiting no then yes" "$(waiting "$WORK/uas_on.msg")" "no yes"
 sleep 1 # a NOTIFY to 1003 would have left with 1002's; give loopback a moment to deliver it
 is "1003's phone (option off) got no NOTIFY" "$(n_notifies "$WORK/uas_off.msg")" 0
 is "the unsubscribed 1001 got no further NOTIFY" "$(n_notifies "$WORK/uac.msg")" "$n_before"
+
+# ------------------------------------------------------------------ a NOTIFY answered 481
+
+start_uac r481 mwi_481.xml 1005 "$R481_PORT" 600
+check "1005's phone answers its first NOTIFY 481" \
+	wait_for 10 grep -saq '^SIP/2.0 481' "$WORK/r481.msg"
+check "pbxd drops that subscription" \
+	wait_for 5 grep -q 'NOTIFY for 1005 answered 481; subscription dropped' "$PBX_LOG"
+add_msgs 1005 new 1
+check "a new message for 1005 is counted" wait_for 5 grep -q 'mailbox 1005 now 1 new, 0 old' "$PBX_LOG"
+sipp_end r481 10
+is "1005's SIPp exits 0" "$?" 0
+is "and got no NOTIFY after the 481" "$(notifies "$WORK/r481.msg")" "0/0"
+
+# ------------------------------------------------------------------ expiry
+
+rc=0
+sipp_end exp 90 || rc=$?
+is "1004's subscription ends at its expiry: terminated;reason=timeout, SIPp exits 0" "$rc" 0
+[ "$rc" = 0 ] || diag "$(tail -20 "$WORK/exp.err" 2>/dev/null)"
+# When SIPp logged its last message (the 200 to the terminated NOTIFY), from the start.
+took=$(( $(stat -c %Y "$WORK/exp.msg" 2>/dev/null || echo 0) - EXP_START / 1000 ))
+check "60 s after subscribing (took ${took} s)" eval "[ $took -ge 59 ] && [ $took -le 70 ]"
+is "its NOTIFYs said 0/0 twice (active, then terminated)" "$(notifies "$WORK/exp.msg")" "0/0 0/0"
+# The subscription send_sip made above (Expires: 999999) never answers its NOTIFY: after
+# timer F (32 s) it is gone.
+check "a subscriber that never answers its NOTIFY is dropped (408)" \
+	grep -q 'NOTIFY for 1001 answered 408; subscription dropped' "$PBX_LOG"
 
 t_done
