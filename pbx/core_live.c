@@ -326,6 +326,13 @@ static void ops_config_changed(void *ctx)
 	jobs_config_check(l->core->jobs);
 }
 
+/* Any thread: jobs_vm_changed only queues the recount. */
+static void ops_vm_changed(void *ctx, const char *mailbox)
+{
+	struct core_live *l = ctx;
+	jobs_vm_changed(l->core->jobs, mailbox);
+}
+
 int core_live_init(struct core *c)
 {
 	struct core_live *l = calloc(1, sizeof *l);
@@ -386,4 +393,5 @@ void core_live_ops(struct core *c, struct live_ops *ops)
 	ops->conf_kick = ops_conf_kick;
 	ops->conf_lock = ops_conf_lock;
 	ops->config_changed = ops_config_changed;
+	ops->vm_changed = ops_vm_changed;
 }
