@@ -63,6 +63,7 @@ static const char usage_text[] =
 	"  vm del MAILBOX ID     the message's row, then its file\n"
 	"  vm mailbox MAILBOX [--pin P] [--email ADDR | --no-email] [--max-seconds N]\n"
 	"           [--max-messages N] [--vm-on noanswer,busy,unavailable,dnd]\n"
+	"           [--unsolicited-mwi on|off]  message waiting NOTIFYs to phones that do not subscribe\n"
 	"                        without options: show the settings\n"
 	"  cdr list [--limit N] [--caller X] [--callee X] [--disposition D]\n"
 	"                        call records, newest first (default 50): start, caller, dialled,\n"
@@ -1128,8 +1129,9 @@ static int vm_mailbox(sqlite3 *db, int argc, char **argv)
 {
 	struct opt opts[] = {
 		{ "--pin", NULL }, { "--email", NULL }, { "--max-seconds", NULL }, { "--max-messages", NULL },
-		{ "--vm-on", NULL },
+		{ "--vm-on", NULL }, { "--unsolicited-mwi", NULL },
 	};
+	const size_t nopts = sizeof opts / sizeof opts[0];
 	/* --no-email is the one option without a value: taken out first. */
 	char *rest[64];
 	int nrest = 0;
@@ -1145,7 +1147,7 @@ static int vm_mailbox(sqlite3 *db, int argc, char **argv)
 	}
 	const char *pos[1];
 	size_t npos;
-	if (!parse_opts(nrest, rest, opts, 5, pos, 1, &npos))
+	if (!parse_opts(nrest, rest, opts, nopts, pos, 1, &npos))
 		return usage(NULL);
 	if (npos != 1)
 		return usage("vm mailbox needs MAILBOX");
@@ -1155,7 +1157,7 @@ static int vm_mailbox(sqlite3 *db, int argc, char **argv)
 	if (vm_mailbox_fetch(db, "vm mailbox", pos[0], &m) != EXIT_OK)
 		return EXIT_FAIL;
 	bool change = no_email;
-	for (size_t k = 0; k < 5; k++)
+	for (size_t k = 0; k < nopts; k++)
 		change = change || opts[k].value;
 	if (!change) {
 		vm_mailbox_print(&m);
@@ -1176,6 +1178,8 @@ static int vm_mailbox(sqlite3 *db, int argc, char **argv)
 		return fail("vm mailbox: --max-messages: 1 to %d", DB_VM_MESSAGES_MAX);
 	if (opts[4].value && db_vm_on_parse(opts[4].value, &m.vm_on) != 0)
 		return fail("vm mailbox: --vm-on: a comma list of noanswer, busy, unavailable, dnd (\"\" for none)");
+	if (opts[5].value && !parse_on_off(opts[5].value, &m.unsolicited_mwi))
+		return usage("--unsolicited-mwi takes on or off");
 	/* PIN and settings in one transaction: all or nothing. */
 	char err[256] = "";
 	int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : EIO;

@@ -36,9 +36,6 @@ R481_PORT=5075  # SIPp phone of 1005, answers 481
 
 provision_range 1001 1005
 is "five extensions provisioned" "$?" 0
-# Before the start, so the first snapshot has it.
-sq "UPDATE mailboxes SET unsolicited_mwi = 1 WHERE number = '1002'"
-is "unsolicited MWI switched on for 1002" "$(sq "SELECT unsolicited_mwi FROM mailboxes WHERE number = '1002'")" 1
 
 if ! pbx_start; then not_ok "pbxd starts and answers /healthz"; t_done; fi
 ok "pbxd starts and answers /healthz"
@@ -145,6 +142,14 @@ notifies() { notify_list "$1" | cut -d' ' -f1 | tr '\n' ' ' | sed 's/ $//'; }
 waiting() { notify_list "$1" | cut -d' ' -f2 | tr '\n' ' ' | sed 's/ $//'; }
 n_notifies() { notify_list "$1" | wc -l; }
 
+# Switched on while pbxd runs: the new snapshot carries it.
+ctl vm mailbox 1002 --unsolicited-mwi maybe 2>/dev/null
+is "pbxctl vm mailbox --unsolicited-mwi maybe is a usage error" "$?" 2
+ctl vm mailbox 1002 --unsolicited-mwi on
+is "pbxctl vm mailbox 1002 --unsolicited-mwi on exits 0" "$?" 0
+check "pbxctl shows it on" eval "ctl vm mailbox 1002 | grep -qE '^unsolicited mwi +on'"
+check "pbxctl shows it off for 1003" eval "ctl vm mailbox 1003 | grep -qE '^unsolicited mwi +off'"
+check "pbxd loads the changed configuration" wait_for 5 grep -q 'configuration changed' "$PBX_LOG"
 check "SIPp phone of 1002 (unsolicited on) listens" start_uas uas_on "$UAS_ON" 2
 check "SIPp phone of 1003 (unsolicited off) listens" start_uas uas_off "$UAS_OFF" 2
 is "1002 registers its SIPp phone" \
