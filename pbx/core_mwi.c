@@ -102,6 +102,13 @@ static void sub_notify(struct core *c, struct mwi_sub *s)
 		return;
 	}
 	s->dirty = false;
+	if (!s->ending && !config_ext_find(c->cfg, s->mailbox, strlen(s->mailbox))) {
+		/* The extension was deleted since: its subscriptions end at their
+		 * next NOTIFY (RFC 6665: the resource no longer exists). */
+		s->ending = true;
+		s->reason = "noresource";
+		timer_stop(&c->th, &s->expiry);
+	}
 	unsigned n_new, n_old;
 	mwi_table_get(c->mwi->counts, s->mailbox, &n_new, &n_old);
 	char acc[MWI_ACCOUNT_MAX + 1], body[MWI_BODY_MAX], extra[256], branch[32], tok[17];
