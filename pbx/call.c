@@ -470,9 +470,36 @@ static bool forward(struct core *c, struct call *call, const struct config_ext *
 	return true;
 }
 
-static void on_busy(struct core *c, struct call *call, const struct config_ext *ext)
+static bool answer_local(struct core *c, struct call *call);
+
+/* The callee did not take the call: its mailbox does, if it wants calls
+ * that end this way. A call already answered (a transfer being routed)
+ * cannot be answered again and goes on as before. */
+static bool to_voicemail(struct core *c, struct call *call, const struct config_ext *ext, enum vm_reason why)
+{
+	if (!vm_wanted(ext, why) || call->a->state >= LEG_CONFIRMED || call->ended)
+		return false;
+	static const char *const disp[] = { [VM_NOANSWER] = "noanswer", [VM_BUSY] = "busy",
+					    [VM_UNAVAILABLE] = "unavailable", [VM_DND] = "busy" };
+	timer_stop(&c->th, &call->ring_timer);
+	forks_cancel(c, call, NULL);
+	if (call->fork_ms) {
+		call_slot_free(c, call->fork_ms);
+		call->fork_ms = NULL;
+	}
+	call->callee = ext;
+	call->kind = CALL_VM;
+	call->disposition = disp[why]; /* the record says why, not "answered" */
+	if (answer_local(c, call))
+		vm_start(c, call, ext, why);
+	return true;
+}
+
+static void on_busy(struct core *c, struct call *call, const struct config_ext *ext, bool dnd)
 {
 	if (forward(c, call, ext, ext->fwd_busy))
+		return;
+	if (to_voicemail(c, call, ext, dnd ? VM_DND : VM_BUSY))
 		return;
 	call_fail(c, call, 486, "busy", NULL);
 }
@@ -480,6 +507,8 @@ static void on_busy(struct core *c, struct call *call, const struct config_ext *
 static void on_no_answer(struct core *c, struct call *call, const struct config_ext *ext, bool registered)
 {
 	if (forward(c, call, ext, ext->fwd_noanswer))
+		return;
+	if (to_voicemail(c, call, ext, registered ? VM_NOANSWER : VM_UNAVAILABLE))
 		return;
 	call_fail(c, call, 480, registered ? "noanswer" : "unavailable", NULL);
 }
@@ -554,7 +583,7 @@ static void route_to(struct core *c, struct call *call, const struct config_ext 
 	timer_stop(&c->th, &call->ring_timer);
 	if (ext->dnd) {
 		log_info("call %llu: %s is on do-not-disturb", (unsigned long long)call->id, ext->number);
-		on_busy(c, call, ext);
+		on_busy(c, call, ext, true);
 		return;
 	}
 	if (forward(c, call, ext, ext->fwd_always))
@@ -875,10 +904,8 @@ static void fork_done(struct core *c, struct call *call, struct leg *f, int stat
 		if (x->state != LEG_GONE && !x->cancelled)
 			return; /* others still ringing */
 	timer_stop(&c->th, &call->ring_timer);
-	if (call->busy_forks > 0 && call->failed_forks == 0)
-		on_busy(c, call, call->callee);
-	else if (call->busy_forks > 0)
-		on_busy(c, call, call->callee);
+	if (call->busy_forks > 0)
+		on_busy(c, call, call->callee, false);
 	else
 		on_no_answer(c, call, call->callee, false);
 }
@@ -1221,17 +1248,25 @@ void call_media_event(struct core *c, const struct media_event *ev)
 		log_debug("call %llu: DTMF %c", call ? (unsigned long long)call->id : 0ULL, ev->digit);
 		if (call && call->kind == CALL_CONF && !call->ended && !ms->closing)
 			conf_dtmf(c, call, ev->digit);
+		else if (call && call->kind == CALL_VM && !call->ended && !ms->closing)
+			vm_dtmf(c, call, ev->digit);
 		return;
 	case MEDIA_EV_PLAY_DONE:
 		if (call && call->kind == CALL_CONF && !call->ended && !ms->closing)
 			conf_play_done(c, call);
+		else if (call && call->kind == CALL_VM && !call->ended && !ms->closing)
+			vm_play_done(c, call);
 		return;
 	case MEDIA_EV_TALKING:
 		log_debug("call %llu: %s talking", call ? (unsigned long long)call->id : 0ULL,
 			  ev->talking ? "started" : "stopped");
 		return;
 	case MEDIA_EV_RECORD_DONE:
-		free(ev->rec.pcm);
+		/* Also after the call ended: what was said before the hang-up is the message. */
+		if (call && call->kind == CALL_VM && call->vm.recording)
+			vm_record_done(c, call, ev);
+		else
+			free(ev->rec.pcm);
 		return;
 	case MEDIA_EV_LATCHED: {
 		char a[SIP_ADDRSTR_MAX];
@@ -1347,7 +1382,7 @@ size_t calls_list(struct core *c, struct live_call *out, size_t max, size_t *tot
 		snprintf(o->dialed, sizeof o->dialed, "%s", call->dialed);
 		snprintf(o->state, sizeof o->state, "%s",
 			 call->kind == CALL_ECHO ? "echo" : call->kind == CALL_FEATURE ? "feature"
-			 : call->kind == CALL_CONF ? "conference"
+			 : call->kind == CALL_CONF ? "conference" : call->kind == CALL_VM ? "voicemail"
 			 : call->answered ? "answered" : "ringing");
 		o->start_ms = call->start_ms;
 		o->answer_ms = call->answered ? call->answer_ms : 0;
@@ -1363,6 +1398,14 @@ size_t calls_list(struct core *c, struct live_call *out, size_t max, size_t *tot
 	}
 	*total = all;
 	return n;
+}
+
+struct call *call_by_id(struct core *c, uint64_t id)
+{
+	for (struct call *call = c->calls->list; call; call = call->next)
+		if (call->id == id)
+			return call;
+	return NULL;
 }
 
 int calls_hangup(struct core *c, uint64_t id)

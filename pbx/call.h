@@ -97,7 +97,19 @@ struct leg {
 	struct timer se_timer;
 };
 
-enum call_kind { CALL_BRIDGE, CALL_ECHO, CALL_FEATURE, CALL_CONF };
+enum call_kind { CALL_BRIDGE, CALL_ECHO, CALL_FEATURE, CALL_CONF, CALL_VM };
+
+/* Why a call went to voicemail (the mailbox's vm_on decides). */
+enum vm_reason { VM_NOANSWER, VM_BUSY, VM_UNAVAILABLE, VM_DND };
+enum vm_state { VM_GREETING, VM_RECORD, VM_SAVING, VM_BYE };
+
+/* A caller leaving a message (call_vm.c). */
+struct call_vm {
+	const struct config_ext *box; /* the mailbox, from the call's snapshot */
+	enum vm_reason why;
+	enum vm_state state;
+	bool recording;               /* a media_record whose RECORD_DONE has not come */
+};
 
 struct conf_room;
 enum conf_state { CONF_PIN, CONF_IN, CONF_BYE };
@@ -155,6 +167,7 @@ struct call {
 	struct call_cdr_leg cdr[3]; /* caller leg, callee leg, and a sink for video slots */
 	char call_id[DLG_CALLID_MAX];
 	struct call_conf conf;    /* CALL_CONF only */
+	struct call_vm vm;        /* CALL_VM only */
 };
 
 /* core-facing entry points (core.c dispatches to these) */
@@ -192,6 +205,20 @@ int call_leg_request(struct core *c, struct leg *l, const char *method, const ch
 void leg_reinvite(struct core *c, struct leg *o);
 void call_dlg_index(struct core *c, struct leg *l, bool add);
 struct leg *call_find_dialog(struct core *c, const char *call_id, const char *tag1, const char *tag2);
+
+/* The call with this id that has not been freed, or NULL. */
+struct call *call_by_id(struct core *c, uint64_t id);
+
+/* call_vm.c: leaving a message */
+bool vm_wanted(const struct config_ext *ext, enum vm_reason why);
+/* call was answered locally; greet and record for mailbox box. */
+void vm_start(struct core *c, struct call *call, const struct config_ext *box, enum vm_reason why);
+void vm_play_done(struct core *c, struct call *call);
+void vm_dtmf(struct core *c, struct call *call, char digit);
+/* Takes the event's PCM. */
+void vm_record_done(struct core *c, struct call *call, const struct media_event *ev);
+/* The voicemail worker has results (its eventfd is readable). */
+void vm_results(struct core *c);
 
 /* call_conf.c: conference rooms */
 void conf_start(struct core *c, struct call *call, const struct config_room *room);

@@ -20,6 +20,7 @@
 
 #include "call.h"
 #include "log.h"
+#include "vm_store.h"
 
 #define ALLOW_HDR "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, REFER, NOTIFY, UPDATE, SUBSCRIBE\r\n"
 
@@ -247,6 +248,13 @@ static void on_media(struct loop_watch *w, uint32_t events)
 			call_media_event(c, &ev[i]);
 }
 
+static void on_vm(struct loop_watch *w, uint32_t events)
+{
+	struct core *c = (struct core *)((char *)w - offsetof(struct core, vm_w));
+	(void)events;
+	vm_results(c);
+}
+
 static int txn_send(void *ctx, const struct sip_dest *dst, const char *buf, size_t len)
 {
 	struct core *c = ctx;
@@ -469,6 +477,11 @@ int core_new(struct core **out, const struct core_opts *o, sqlite3 *db, struct c
 	}
 	if ((err = loop_add(&c->loop, &c->media_w, media_event_fd(c->media), EPOLLIN, on_media)) != 0)
 		goto fail;
+	/* Without its worker the PBX still runs; callers hear "mailbox unavailable". */
+	if (o->spool && (err = vm_store_start(&c->vm, o->db_path, o->spool)) != 0)
+		log_err("voicemail: cannot start: %s", strerror(err));
+	if (c->vm && (err = loop_add(&c->loop, &c->vm_w, vm_store_fd(c->vm), EPOLLIN, on_vm)) != 0)
+		goto fail;
 	apply_config(c);
 
 	sigset_t set;
@@ -530,6 +543,13 @@ void core_free(struct core *c)
 	}
 	calls_release_slots(c);
 	core_mwi_free(c);
+	if (c->vm) {
+		/* After the media engine: no recording can arrive any more. Queued
+		 * messages are still written (each bounded by its length). */
+		loop_del(&c->loop, &c->vm_w);
+		vm_store_stop(c->vm);
+		c->vm = NULL;
+	}
 	/* The registrar goes first: its removal hooks must not fire into a
 	 * freed jobs queue, and bindings stay stored for the next start. */
 	registrar_free(c->reg);

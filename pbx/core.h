@@ -25,6 +25,7 @@ struct core_opts {
 	uint16_t rtp_lo, rtp_hi;  /* media ports */
 	unsigned media_threads;   /* 0: one per core */
 	const char *prompt_dir;   /* spoken prompts (build/prompts, share/pbxd/prompts) */
+	const char *spool;        /* voicemail recordings */
 };
 
 struct core;

@@ -53,6 +53,8 @@ struct core {
 	struct msg_relay *msg_relays; /* MESSAGEs being relayed (core_message.c) */
 	struct conf_room *conf_rooms; /* rooms with someone in them (call_conf.c) */
 	struct core_mwi *mwi;   /* message waiting: counts and subscriptions (core_mwi.c) */
+	struct vm_store *vm;     /* voicemail worker (vm_store.c); NULL when it could not start */
+	struct loop_watch vm_w;
 	uint64_t now_ms;     /* monotonic, refreshed each loop iteration */
 	char realm[64];
 	struct core_stats st;

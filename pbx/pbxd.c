@@ -331,7 +331,7 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	struct core_opts co = { .db_path = o.db, .sip_trace = o.sip_trace, .rtp_lo = (uint16_t)o.rtp_lo, .rtp_hi = (uint16_t)o.rtp_hi,
-				.prompt_dir = o.prompts };
+				.prompt_dir = o.prompts, .spool = o.spool };
 	for (unsigned i = 0; i < o.nsip; i++) {
 		if (sip_addr_parse(o.sip_listen[i], 5060, &co.sip[co.nsip]) != 0) {
 			fprintf(stderr, "pbxd: --sip-listen '%s' is not ADDR:PORT\n", o.sip_listen[i]);

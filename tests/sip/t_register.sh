@@ -170,6 +170,7 @@ out=$(tpl_invite 1002 sdp | sip)
 is "INVITE without credentials gets 401" "$(status_of <<<"$out")" 401
 # 2990 is created now and never registers (the SIPp run above registered 1000-1999)
 ctl ext add 2990 --password pw2990 >/dev/null
+vm_off 2990
 invite_2990() { [ "$(tpl_invite 2990 sdp | sip --auth 1001:pw1001 | status_of)" = 480 ]; }
 check "authenticated INVITE to an unregistered extension gets 480" wait_for 5 invite_2990
 out=$(tpl_invite 5999 sdp | sip --auth 1001:pw1001)

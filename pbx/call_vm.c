@@ -1,0 +1,184 @@
+/*
+ * call_vm.c: leaving a voicemail message (DESIGN.md "Voicemail").
+ *
+ * A call the callee does not take (no answer, busy, not registered, DND,
+ * as its mailbox's vm_on says) is answered by the PBX: greeting, beep,
+ * then the media engine records what the caller says until '#', hang-up,
+ * five seconds of silence or the mailbox's longest message. The PCM goes
+ * to the voicemail worker (vm_store.c), which encodes and stores it off
+ * this thread; if the caller is still there, they hear whether it was
+ * saved. The spool is checked before the greeting, so a full disk or an
+ * unwritable spool is said ("mailbox unavailable") before anyone speaks.
+ *
+ * States: GREETING (prompts playing) -> RECORD -> SAVING (waiting for the
+ * worker) -> BYE (last prompt, then hang-up).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "call.h"
+#include "core_priv.h"
+#include "log.h"
+#include "vm_store.h"
+
+#define VM_SILENCE_MS 5000   /* this much silence ends a message */
+#define VM_SAVE_WAIT_MS 20000 /* the worker's answer, before we hang up anyway */
+
+static void vm_play(struct core *c, struct call *call, const struct prompt_seq *s)
+{
+	if (media_play(c->media, call->a->ms->id, s) != 0)
+		call_hangup(c, call, call->disposition, "system");
+}
+
+static void vm_bye(struct core *c, struct call *call, enum prompt_id first)
+{
+	call->vm.state = VM_BYE;
+	struct prompt_seq s = { 0 };
+	if (first != PROMPT_GOODBYE)
+		prompt_seq_add(&s, first);
+	prompt_seq_add(&s, PROMPT_GOODBYE);
+	vm_play(c, call, &s);
+}
+
+static void save_timeout(struct timer *t, void *arg)
+{
+	(void)t;
+	struct call *call = arg;
+	if (!call->ended && call->vm.state == VM_SAVING)
+		vm_bye(call->core, call, PROMPT_VM_RECORD_FAILED);
+}
+
+bool vm_wanted(const struct config_ext *ext, enum vm_reason why)
+{
+	static const unsigned bit[] = { [VM_NOANSWER] = DB_VM_ON_NOANSWER, [VM_BUSY] = DB_VM_ON_BUSY,
+					[VM_UNAVAILABLE] = DB_VM_ON_UNAVAILABLE, [VM_DND] = DB_VM_ON_DND };
+	return ext && (ext->vm_on & bit[why]) != 0;
+}
+
+void vm_start(struct core *c, struct call *call, const struct config_ext *box, enum vm_reason why)
+{
+	memset(&call->vm, 0, sizeof call->vm);
+	call->vm.box = box;
+	call->vm.why = why;
+	uint32_t max_ms = box->vm_max_seconds * 1000u;
+	int err = c->vm ? vm_store_check(c->vm, max_ms) : ENOENT;
+	if (err) {
+		log_err("call %llu: voicemail of %s unavailable: %s", (unsigned long long)call->id, box->number,
+			strerror(err));
+		vm_bye(c, call, PROMPT_VM_UNAVAILABLE);
+		return;
+	}
+	log_info("call %llu: to the voicemail of %s", (unsigned long long)call->id, box->number);
+	call->vm.state = VM_GREETING;
+	struct prompt_seq s = { 0 };
+	prompt_seq_add(&s, PROMPT_VM_PERSON_AT_EXT);
+	prompt_seq_add_digits(&s, box->number);
+	prompt_seq_add(&s, why == VM_BUSY || why == VM_DND ? PROMPT_VM_IS_BUSY : PROMPT_VM_NOT_AVAILABLE);
+	prompt_seq_add(&s, PROMPT_VM_LEAVE_MESSAGE);
+	prompt_seq_add(&s, PROMPT_BEEP);
+	vm_play(c, call, &s);
+}
+
+static void start_recording(struct core *c, struct call *call)
+{
+	uint32_t max_ms = call->vm.box->vm_max_seconds * 1000u;
+	int err = media_record(c->media, call->a->ms->id, max_ms, VM_SILENCE_MS);
+	if (err) {
+		log_err("call %llu: cannot record: %s", (unsigned long long)call->id, strerror(err));
+		vm_bye(c, call, PROMPT_VM_RECORD_FAILED);
+		return;
+	}
+	call->vm.state = VM_RECORD;
+	call->vm.recording = true;
+	log_info("call %llu: recording started for %s", (unsigned long long)call->id, call->vm.box->number);
+}
+
+void vm_play_done(struct core *c, struct call *call)
+{
+	if (call->ended)
+		return;
+	if (call->vm.state == VM_GREETING)
+		start_recording(c, call);
+	else if (call->vm.state == VM_BYE)
+		call_hangup(c, call, call->disposition, "system");
+}
+
+void vm_dtmf(struct core *c, struct call *call, char digit)
+{
+	if (call->ended)
+		return;
+	if (digit == '#' && call->vm.state == VM_RECORD)
+		media_record_stop(c->media, call->a->ms->id);
+	else if (digit == '#' && call->vm.state == VM_GREETING)
+		start_recording(c, call); /* skip the greeting; recording ends the prompt */
+}
+
+void vm_record_done(struct core *c, struct call *call, const struct media_event *ev)
+{
+	int16_t *pcm = ev->rec.pcm;
+	call->vm.recording = false;
+	static const char *const why[] = { "#", "silence", "the longest message", "hang-up", "failure" };
+	log_info("call %llu: recording for %s ended by %s (%zu ms)", (unsigned long long)call->id,
+		 call->vm.box->number, ev->rec.end <= MEDIA_REC_FAILED ? why[ev->rec.end] : "?",
+		 ev->rec.n / 8);
+	int err = ENODATA;
+	if (ev->rec.n > 0 && ev->rec.end != MEDIA_REC_FAILED) {
+		struct vm_store_msg m;
+		memset(&m, 0, sizeof m);
+		m.token = call->id;
+		snprintf(m.mailbox, sizeof m.mailbox, "%s", call->vm.box->number);
+		snprintf(m.caller, sizeof m.caller, "%s", call->caller->number);
+		snprintf(m.caller_name, sizeof m.caller_name, "%s", call->caller->name);
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		m.received_at = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		m.max_ms = call->vm.box->vm_max_seconds * 1000u;
+		m.max_messages = call->vm.box->vm_max_messages;
+		err = vm_store_message(c->vm, &m, pcm, ev->rec.n); /* takes pcm */
+		pcm = NULL;
+		if (err)
+			log_err("call %llu: the message for %s is lost: %s", (unsigned long long)call->id,
+				m.mailbox, strerror(err));
+	}
+	free(pcm);
+	if (call->ended)
+		return;
+	if (err == ENODATA && ev->rec.end == MEDIA_REC_FAILED) {
+		vm_bye(c, call, PROMPT_VM_RECORD_FAILED);
+	} else if (err == ENODATA) {
+		vm_bye(c, call, PROMPT_GOODBYE);
+	} else if (err) {
+		vm_bye(c, call, PROMPT_VM_RECORD_FAILED);
+	} else {
+		call->vm.state = VM_SAVING;
+		call->end_timer.fn = save_timeout;
+		timer_start(&c->th, &call->end_timer, c->now_ms + VM_SAVE_WAIT_MS);
+	}
+}
+
+/* The worker's answers: tell a caller still waiting, and light lamps. */
+void vm_results(struct core *c)
+{
+	struct vm_store_result r[16];
+	size_t n;
+	while ((n = vm_store_take(c->vm, r, 16)) > 0) {
+		for (size_t i = 0; i < n; i++) {
+			struct call *call = call_by_id(c, r[i].token);
+			if (call && call->kind == CALL_VM && call->vm.state == VM_SAVING && !call->ended) {
+				timer_stop(&c->th, &call->end_timer);
+				enum prompt_id p = r[i].err == 0        ? PROMPT_VM_MSG_SAVED
+						   : r[i].err == ENODATA ? PROMPT_GOODBYE
+						   : r[i].err == ENOSPC  ? PROMPT_VM_FULL
+									 : PROMPT_VM_RECORD_FAILED;
+				vm_bye(c, call, p);
+			}
+			if (r[i].err == 0 && c->notify)
+				vm_notify_post(c->notify, r[i].msg_id); /* email, if the mailbox has one */
+			core_mwi_counts(c, r[i].mailbox, r[i].n_new, r[i].n_old); /* lamps follow */
+		}
+		if (n < 16)
+			break;
+	}
+}
