@@ -400,6 +400,8 @@ static void call_finish(struct core *c, struct call *call)
 		jobs_cdr_put(c->jobs, &r);
 	}
 	forks_drop(c, call);
+	if (call->kind == CALL_VMMENU)
+		vmmenu_free(call);
 	leg_free(c, call->a);
 	leg_free(c, call->b);
 	if (call->prev)
@@ -691,6 +693,12 @@ static bool feature_code(struct core *c, struct call *call, const char *dialed)
 		call->kind = CALL_ECHO;
 		if (answer_local(c, call))
 			media_echo(c->media, call->a->ms->id);
+		return true;
+	}
+	if ((strcmp(code, "97") == 0 || strcmp(code, "98") == 0) && !*arg) {
+		call->kind = CALL_VMMENU;
+		if (answer_local(c, call))
+			vmmenu_start(c, call, code[1] == '7' ? me : NULL);
 		return true;
 	}
 	bool ok = false, known = true;
@@ -1250,12 +1258,16 @@ void call_media_event(struct core *c, const struct media_event *ev)
 			conf_dtmf(c, call, ev->digit);
 		else if (call && call->kind == CALL_VM && !call->ended && !ms->closing)
 			vm_dtmf(c, call, ev->digit);
+		else if (call && call->kind == CALL_VMMENU && !call->ended && !ms->closing)
+			vmmenu_dtmf(c, call, ev->digit);
 		return;
 	case MEDIA_EV_PLAY_DONE:
 		if (call && call->kind == CALL_CONF && !call->ended && !ms->closing)
 			conf_play_done(c, call);
 		else if (call && call->kind == CALL_VM && !call->ended && !ms->closing)
 			vm_play_done(c, call);
+		else if (call && call->kind == CALL_VMMENU && !call->ended && !ms->closing)
+			vmmenu_play_done(c, call);
 		return;
 	case MEDIA_EV_TALKING:
 		log_debug("call %llu: %s talking", call ? (unsigned long long)call->id : 0ULL,
@@ -1265,6 +1277,8 @@ void call_media_event(struct core *c, const struct media_event *ev)
 		/* Also after the call ended: what was said before the hang-up is the message. */
 		if (call && call->kind == CALL_VM && call->vm.recording)
 			vm_record_done(c, call, ev);
+		else if (call && call->kind == CALL_VMMENU && call->menu.recording)
+			vmmenu_record_done(c, call, ev);
 		else
 			free(ev->rec.pcm);
 		return;
@@ -1382,7 +1396,7 @@ size_t calls_list(struct core *c, struct live_call *out, size_t max, size_t *tot
 		snprintf(o->dialed, sizeof o->dialed, "%s", call->dialed);
 		snprintf(o->state, sizeof o->state, "%s",
 			 call->kind == CALL_ECHO ? "echo" : call->kind == CALL_FEATURE ? "feature"
-			 : call->kind == CALL_CONF ? "conference" : call->kind == CALL_VM ? "voicemail"
+			 : call->kind == CALL_CONF ? "conference" : call->kind == CALL_VM ? "voicemail" : call->kind == CALL_VMMENU ? "voicemail-menu"
 			 : call->answered ? "answered" : "ringing");
 		o->start_ms = call->start_ms;
 		o->answer_ms = call->answered ? call->answer_ms : 0;

@@ -97,11 +97,11 @@ struct leg {
 	struct timer se_timer;
 };
 
-enum call_kind { CALL_BRIDGE, CALL_ECHO, CALL_FEATURE, CALL_CONF, CALL_VM };
+enum call_kind { CALL_BRIDGE, CALL_ECHO, CALL_FEATURE, CALL_CONF, CALL_VM, CALL_VMMENU };
 
 /* Why a call went to voicemail (the mailbox's vm_on decides). */
 enum vm_reason { VM_NOANSWER, VM_BUSY, VM_UNAVAILABLE, VM_DND };
-enum vm_state { VM_GREETING, VM_RECORD, VM_SAVING, VM_BYE };
+enum vm_state { VM_LOADING, VM_GREETING_PCM, VM_GREETING, VM_RECORD, VM_SAVING, VM_BYE };
 
 /* A caller leaving a message (call_vm.c). */
 struct call_vm {
@@ -109,6 +109,19 @@ struct call_vm {
 	enum vm_reason why;
 	enum vm_state state;
 	bool recording;               /* a media_record whose RECORD_DONE has not come */
+};
+
+struct vm_menu;
+/* A caller in the voicemail menu, *97 / *98 (call_vmmenu.c). */
+struct call_vmmenu {
+	struct vm_menu *m;
+	uint32_t plays[8];            /* menu tokens of the media_plays not yet reported, oldest first */
+	unsigned play_head, n_plays;
+	uint32_t timer_tag;           /* token of the armed timer (call->end_timer) */
+	bool recording;
+	uint32_t rec_tag;
+	enum db_vm_greeting rec_greeting;
+	char rec_mailbox[DB_NUMBER_MAX + 1];
 };
 
 struct conf_room;
@@ -168,6 +181,7 @@ struct call {
 	char call_id[DLG_CALLID_MAX];
 	struct call_conf conf;    /* CALL_CONF only */
 	struct call_vm vm;        /* CALL_VM only */
+	struct call_vmmenu menu;  /* CALL_VMMENU only */
 };
 
 /* core-facing entry points (core.c dispatches to these) */
@@ -219,6 +233,16 @@ void vm_dtmf(struct core *c, struct call *call, char digit);
 void vm_record_done(struct core *c, struct call *call, const struct media_event *ev);
 /* The voicemail worker has results (its eventfd is readable). */
 void vm_results(struct core *c);
+
+/* call_vmmenu.c: *97 / *98 (mailbox NULL: ask for it) */
+struct vm_store_result;
+void vmmenu_start(struct core *c, struct call *call, const char *mailbox);
+void vmmenu_free(struct call *call);
+void vmmenu_dtmf(struct core *c, struct call *call, char digit);
+void vmmenu_play_done(struct core *c, struct call *call);
+void vmmenu_record_done(struct core *c, struct call *call, const struct media_event *ev); /* takes the PCM */
+/* A worker result for this call; pcm/msgs taken are set to NULL. */
+void vmmenu_result(struct core *c, struct call *call, struct vm_store_result *r);
 
 /* call_conf.c: conference rooms */
 void conf_start(struct core *c, struct call *call, const struct config_room *room);

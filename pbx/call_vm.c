@@ -57,6 +57,8 @@ bool vm_wanted(const struct config_ext *ext, enum vm_reason why)
 	return ext && (ext->vm_on & bit[why]) != 0;
 }
 
+static void generated_greeting(struct core *c, struct call *call);
+
 void vm_start(struct core *c, struct call *call, const struct config_ext *box, enum vm_reason why)
 {
 	memset(&call->vm, 0, sizeof call->vm);
@@ -71,6 +73,30 @@ void vm_start(struct core *c, struct call *call, const struct config_ext *box, e
 		return;
 	}
 	log_info("call %llu: to the voicemail of %s", (unsigned long long)call->id, box->number);
+	enum db_vm_greeting g = why == VM_BUSY || why == VM_DND ? DB_VM_GREETING_BUSY : DB_VM_GREETING_UNAVAIL;
+	if (box->greeting[g][0]) {
+		/* The owner's own greeting: decoded by the worker, then played. */
+		struct vm_store_req r;
+		memset(&r, 0, sizeof r);
+		r.op = VM_OP_LOAD;
+		r.token = call->id;
+		r.greeting = g;
+		r.max_ms = 5 * 60 * 1000;
+		snprintf(r.mailbox, sizeof r.mailbox, "%s", box->number);
+		if (vm_store_post(c->vm, &r, NULL, 0) == 0) {
+			call->vm.state = VM_LOADING;
+			return;
+		}
+	}
+	generated_greeting(c, call);
+}
+
+/* "The person at extension 1 0 0 2 is not available / is busy. Please leave
+ * a message after the tone.", then the beep. */
+static void generated_greeting(struct core *c, struct call *call)
+{
+	const struct config_ext *box = call->vm.box;
+	enum vm_reason why = call->vm.why;
 	call->vm.state = VM_GREETING;
 	struct prompt_seq s = { 0 };
 	prompt_seq_add(&s, PROMPT_VM_PERSON_AT_EXT);
@@ -99,8 +125,14 @@ void vm_play_done(struct core *c, struct call *call)
 {
 	if (call->ended)
 		return;
-	if (call->vm.state == VM_GREETING)
+	if (call->vm.state == VM_GREETING_PCM) {
+		struct prompt_seq s = { 0 };
+		prompt_seq_add(&s, PROMPT_BEEP);
+		call->vm.state = VM_GREETING;
+		vm_play(c, call, &s);
+	} else if (call->vm.state == VM_GREETING) {
 		start_recording(c, call);
+	}
 	else if (call->vm.state == VM_BYE)
 		call_hangup(c, call, call->disposition, "system");
 }
@@ -111,8 +143,8 @@ void vm_dtmf(struct core *c, struct call *call, char digit)
 		return;
 	if (digit == '#' && call->vm.state == VM_RECORD)
 		media_record_stop(c->media, call->a->ms->id);
-	else if (digit == '#' && call->vm.state == VM_GREETING)
-		start_recording(c, call); /* skip the greeting; recording ends the prompt */
+	else if (digit == '#' && (call->vm.state == VM_GREETING || call->vm.state == VM_GREETING_PCM))
+		start_recording(c, call); /* skip the greeting */
 }
 
 void vm_record_done(struct core *c, struct call *call, const struct media_event *ev)
@@ -125,8 +157,9 @@ void vm_record_done(struct core *c, struct call *call, const struct media_event 
 		 ev->rec.n / 8);
 	int err = ENODATA;
 	if (ev->rec.n > 0 && ev->rec.end != MEDIA_REC_FAILED) {
-		struct vm_store_msg m;
+		struct vm_store_req m;
 		memset(&m, 0, sizeof m);
+		m.op = VM_OP_MESSAGE;
 		m.token = call->id;
 		snprintf(m.mailbox, sizeof m.mailbox, "%s", call->vm.box->number);
 		snprintf(m.caller, sizeof m.caller, "%s", call->caller->number);
@@ -136,7 +169,7 @@ void vm_record_done(struct core *c, struct call *call, const struct media_event 
 		m.received_at = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 		m.max_ms = call->vm.box->vm_max_seconds * 1000u;
 		m.max_messages = call->vm.box->vm_max_messages;
-		err = vm_store_message(c->vm, &m, pcm, ev->rec.n); /* takes pcm */
+		err = vm_store_post(c->vm, &m, pcm, ev->rec.n); /* takes pcm */
 		pcm = NULL;
 		if (err)
 			log_err("call %llu: the message for %s is lost: %s", (unsigned long long)call->id,
@@ -158,27 +191,56 @@ void vm_record_done(struct core *c, struct call *call, const struct media_event 
 	}
 }
 
-/* The worker's answers: tell a caller still waiting, and light lamps. */
+/* The owner's greeting, decoded (or not: then the generated one). */
+static void greeting_loaded(struct core *c, struct call *call, struct vm_store_result *r)
+{
+	if (call->ended || call->vm.state != VM_LOADING)
+		return;
+	if (r->err == 0) {
+		int16_t *pcm = r->pcm;
+		r->pcm = NULL; /* media_play_pcm takes it */
+		if (media_play_pcm(c->media, call->a->ms->id, pcm, r->n) == 0) {
+			call->vm.state = VM_GREETING_PCM;
+			return;
+		}
+	}
+	log_notice("call %llu: the greeting of %s could not be played (%s); the generated one instead",
+		   (unsigned long long)call->id, call->vm.box->number, strerror(r->err ? r->err : EIO));
+	generated_greeting(c, call);
+}
+
+static void message_stored(struct core *c, struct call *call, const struct vm_store_result *r)
+{
+	if (r->err == 0 && c->notify)
+		vm_notify_post(c->notify, r->msg_id); /* email, if the mailbox has one */
+	if (!call || call->kind != CALL_VM || call->vm.state != VM_SAVING || call->ended)
+		return;
+	timer_stop(&c->th, &call->end_timer);
+	enum prompt_id p = r->err == 0        ? PROMPT_VM_MSG_SAVED
+			   : r->err == ENODATA ? PROMPT_GOODBYE
+			   : r->err == ENOSPC  ? PROMPT_VM_FULL
+						: PROMPT_VM_RECORD_FAILED;
+	vm_bye(c, call, p);
+}
+
+/* The worker's answers: to the call that asked (if it is still there), and
+ * the mailbox's counts to message waiting. */
 void vm_results(struct core *c)
 {
 	struct vm_store_result r[16];
 	size_t n;
-	while ((n = vm_store_take(c->vm, r, 16)) > 0) {
+	for (int round = 0; round < 16 && (n = vm_store_take(c->vm, r, 16)) > 0; round++) {
 		for (size_t i = 0; i < n; i++) {
 			struct call *call = call_by_id(c, r[i].token);
-			if (call && call->kind == CALL_VM && call->vm.state == VM_SAVING && !call->ended) {
-				timer_stop(&c->th, &call->end_timer);
-				enum prompt_id p = r[i].err == 0        ? PROMPT_VM_MSG_SAVED
-						   : r[i].err == ENODATA ? PROMPT_GOODBYE
-						   : r[i].err == ENOSPC  ? PROMPT_VM_FULL
-									 : PROMPT_VM_RECORD_FAILED;
-				vm_bye(c, call, p);
-			}
-			if (r[i].err == 0 && c->notify)
-				vm_notify_post(c->notify, r[i].msg_id); /* email, if the mailbox has one */
+			if (r[i].op == VM_OP_MESSAGE)
+				message_stored(c, call, &r[i]);
+			else if (call && call->kind == CALL_VM && r[i].op == VM_OP_LOAD)
+				greeting_loaded(c, call, &r[i]);
+			else if (call && call->kind == CALL_VMMENU && !call->ended)
+				vmmenu_result(c, call, &r[i]);
 			core_mwi_counts(c, r[i].mailbox, r[i].n_new, r[i].n_old); /* lamps follow */
+			free(r[i].pcm);
+			free(r[i].msgs);
 		}
-		if (n < 16)
-			break;
 	}
 }

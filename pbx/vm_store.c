@@ -20,11 +20,12 @@
 
 #include "log.h"
 #include "vm_file.h"
+#include "vm_menu.h"
 
 #define RESULTS_MAX 256
 
 struct job {
-	struct vm_store_msg m;
+	struct vm_store_req m;
 	int16_t *pcm;
 	size_t n;
 };
@@ -47,7 +48,12 @@ struct vm_store {
 
 int vm_store_check(const struct vm_store *s, uint32_t max_ms)
 {
-	if (access(s->tmp, W_OK) != 0)
+	struct stat st;
+	if (stat(s->tmp, &st) != 0)
+		return errno;
+	if (!S_ISDIR(st.st_mode))
+		return ENOTDIR;
+	if (access(s->tmp, W_OK | X_OK) != 0)
 		return errno;
 	struct statvfs v;
 	if (statvfs(s->tmp, &v) != 0)
@@ -62,11 +68,18 @@ int vm_store_check(const struct vm_store *s, uint32_t max_ms)
 	return 0;
 }
 
-int vm_store_message(struct vm_store *s, const struct vm_store_msg *m, int16_t *pcm, size_t n)
+int vm_store_post(struct vm_store *s, const struct vm_store_req *m, int16_t *pcm, size_t n)
 {
-	if (!m || !m->mailbox[0] || !m->caller[0] || !pcm || n == 0) {
+	bool needs_pcm = m && (m->op == VM_OP_MESSAGE || m->op == VM_OP_GREETING);
+	if (!m || !m->mailbox[0] || (needs_pcm && (!pcm || n == 0)) ||
+	    (m->op == VM_OP_MESSAGE && !m->caller[0])) {
 		free(pcm);
 		return EINVAL;
+	}
+	if (!needs_pcm) {
+		free(pcm);
+		pcm = NULL;
+		n = 0;
 	}
 	pthread_mutex_lock(&s->mu);
 	if (s->n_jobs >= VM_STORE_QUEUE_MAX || s->stop) {
@@ -113,6 +126,8 @@ static void post_result(struct vm_store *s, const struct vm_store_result *res)
 	pthread_mutex_lock(&s->mu);
 	if (s->n_res >= RESULTS_MAX) {
 		/* The core is not draining: keep the newest (counts are absolute). */
+		free(s->res[s->res_head].pcm);
+		free(s->res[s->res_head].msgs);
 		s->res_head = (s->res_head + 1) % RESULTS_MAX;
 		s->n_res--;
 		if (s->res_dropped++ % 100 == 0)
@@ -167,23 +182,154 @@ static int store_one(struct vm_store *s, sqlite3 *db, const struct job *j, int64
 	return 0;
 }
 
+/* A greeting: encoded like a message, stored under its fixed name (the
+ * previous one replaced in one rename), then the mailbox row points at it. */
+static int store_greeting(struct vm_store *s, sqlite3 *db, const struct job *j, uint32_t *dur)
+{
+	static const char *const names[DB_VM_GREETING_COUNT] = { "greeting-unavail", "greeting-busy",
+								 "greeting-name" };
+	if ((unsigned)j->m.greeting >= DB_VM_GREETING_COUNT)
+		return EINVAL;
+	uint32_t ms = (uint32_t)(j->n / (VM_FILE_RATE / 1000));
+	if (ms < VM_FILE_MIN_MS)
+		return ENODATA;
+	struct vm_rec *r = NULL;
+	int err = vm_rec_open(&r, s->spool, j->m.mailbox, ms + 1000);
+	if (err)
+		return err;
+	if ((err = vm_rec_write(r, j->pcm, j->n)) != 0) {
+		vm_rec_abort(r);
+		return err;
+	}
+	char rel[DB_VM_FILE_MAX + 1];
+	if ((err = vm_rec_commit(r, names[j->m.greeting], rel, sizeof rel, dur)) != 0)
+		return err;
+	return db_vm_set_greeting(db, j->m.mailbox, j->m.greeting, rel);
+}
+
+struct list_ctx {
+	struct vm_menu_msg *v;
+	size_t n, cap;
+};
+
+static int list_one(void *ctx, const struct db_vm_msg *m)
+{
+	struct list_ctx *L = ctx;
+	if (L->n == L->cap) {
+		size_t cap = L->cap ? L->cap * 2 : 32;
+		if (cap > VM_MENU_MSGS_MAX)
+			cap = VM_MENU_MSGS_MAX;
+		if (cap == L->cap)
+			return 0; /* bounded: the rest are not offered */
+		struct vm_menu_msg *v = realloc(L->v, cap * sizeof *v);
+		if (!v)
+			return ENOMEM;
+		L->v = v;
+		L->cap = cap;
+	}
+	L->v[L->n].id = m->id;
+	L->v[L->n].is_new = m->folder == DB_VM_NEW;
+	L->n++;
+	return 0;
+}
+
+/* Decode a message (or a greeting when msg_id is 0) for playing. */
+static int load_one(struct vm_store *s, sqlite3 *db, const struct job *j, struct vm_store_result *res)
+{
+	char rel[DB_VM_FILE_MAX + 1];
+	if (j->m.msg_id) {
+		struct db_vm_msg m;
+		int err = db_vm_msg_get(db, j->m.mailbox, j->m.msg_id, &m);
+		if (err)
+			return err;
+		snprintf(rel, sizeof rel, "%s", m.file);
+		res->duration_ms = m.duration_ms;
+	} else {
+		struct db_mailbox b;
+		int err = db_vm_mailbox_get(db, j->m.mailbox, &b);
+		if (err)
+			return err;
+		if ((unsigned)j->m.greeting >= DB_VM_GREETING_COUNT || !b.greeting[j->m.greeting][0])
+			return ENOENT;
+		snprintf(rel, sizeof rel, "%s", b.greeting[j->m.greeting]);
+	}
+	uint32_t max = j->m.max_ms ? j->m.max_ms : VM_FILE_MAX_MS;
+	return vm_file_decode(s->spool, rel, max, &res->pcm, &res->n);
+}
+
+static int run_op(struct vm_store *s, sqlite3 *db, struct job *j, struct vm_store_result *res)
+{
+	char file[DB_VM_FILE_MAX + 1];
+	int err;
+	switch (j->m.op) {
+	case VM_OP_MESSAGE:
+		return store_one(s, db, j, &res->msg_id, &res->duration_ms);
+	case VM_OP_GREETING:
+		return store_greeting(s, db, j, &res->duration_ms);
+	case VM_OP_LIST: {
+		struct list_ctx L = { 0 };
+		err = db_vm_msg_list(db, j->m.mailbox, DB_VM_ANY, list_one, &L);
+		if (err) {
+			free(L.v);
+			return err;
+		}
+		res->msgs = L.v;
+		res->n_msgs = L.n;
+		return 0;
+	}
+	case VM_OP_LOAD:
+		return load_one(s, db, j, res);
+	case VM_OP_HEARD:
+		return db_vm_msg_set_heard(db, j->m.mailbox, j->m.msg_id, true);
+	case VM_OP_SAVE:
+		err = db_vm_msg_move_old(db, j->m.mailbox, j->m.msg_id);
+		if (err == 0)
+			err = db_vm_msg_set_heard(db, j->m.mailbox, j->m.msg_id, true);
+		return err;
+	case VM_OP_DELETE:
+		/* The row first: a file without a row is an orphan, a row without
+		 * its file a broken message. */
+		err = db_vm_msg_del(db, j->m.mailbox, j->m.msg_id, file);
+		if (err == 0 && file[0]) {
+			int e = vm_file_unlink(s->spool, file);
+			if (e && e != ENOENT)
+				log_warn("voicemail: %s: could not remove %s: %s", j->m.mailbox, file, strerror(e));
+		}
+		return err;
+	case VM_OP_SET_PIN:
+		return db_vm_set_pin(db, j->m.mailbox, j->m.pin);
+	}
+	return EINVAL;
+}
+
 static void run_job(struct vm_store *s, sqlite3 *db, struct job *j)
 {
 	struct vm_store_result res;
 	memset(&res, 0, sizeof res);
+	res.op = j->m.op;
 	res.token = j->m.token;
+	res.tag = j->m.tag;
+	res.msg_id = j->m.msg_id;
 	snprintf(res.mailbox, sizeof res.mailbox, "%s", j->m.mailbox);
-	res.err = db ? store_one(s, db, j, &res.msg_id, &res.duration_ms) : EIO;
+	res.err = db ? run_op(s, db, j, &res) : EIO;
 	free(j->pcm);
 	j->pcm = NULL;
-	if (res.err == 0)
-		log_info("voicemail: message %lld for %s from %s stored (%u ms)", (long long)res.msg_id,
-			 j->m.mailbox, j->m.caller, res.duration_ms);
-	else if (res.err == ENODATA)
-		log_info("voicemail: message for %s from %s under a second, discarded", j->m.mailbox, j->m.caller);
-	else
-		log_err("voicemail: message for %s from %s not stored: %s", j->m.mailbox, j->m.caller,
-			res.err == ENOSPC && db ? "mailbox full or disk full" : strerror(res.err));
+	if (j->m.op == VM_OP_MESSAGE) {
+		if (res.err == 0)
+			log_info("voicemail: message %lld for %s from %s stored (%u ms)", (long long)res.msg_id,
+				 j->m.mailbox, j->m.caller, res.duration_ms);
+		else if (res.err == ENODATA)
+			log_info("voicemail: message for %s from %s under a second, discarded", j->m.mailbox,
+				 j->m.caller);
+		else
+			log_err("voicemail: message for %s from %s not stored: %s", j->m.mailbox, j->m.caller,
+				res.err == ENOSPC && db ? "mailbox full or disk full" : strerror(res.err));
+	} else if (res.err && res.err != ENODATA) {
+		static const char *const ops[] = { "message", "greeting", "list", "load", "heard", "save",
+						   "delete", "set-pin" };
+		log_err("voicemail: %s %s %lld: %s", ops[j->m.op], j->m.mailbox, (long long)j->m.msg_id,
+			strerror(res.err));
+	}
 	if (db)
 		db_vm_counts(db, j->m.mailbox, &res.n_new, &res.n_old);
 	post_result(s, &res);
@@ -271,6 +417,11 @@ void vm_store_stop(struct vm_store *s)
 	pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->mu);
 	pthread_join(s->thread, NULL);
+	for (size_t i = 0; i < s->n_res; i++) { /* results the core never took */
+		struct vm_store_result *r = &s->res[(s->res_head + i) % RESULTS_MAX];
+		free(r->pcm);
+		free(r->msgs);
+	}
 	close(s->efd);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cond);

@@ -94,7 +94,7 @@ check "A, B and C are registered" eval 'reg_wait 1001 . 1 && reg_wait 1002 . 1 &
 # the ring time), and CALLER hangs up SECS after the recording started
 leave() {
 	local label=$1 who=$2 target=$3 secs=$4 n
-	n=$(log_count "recording for $target")
+	n=$(log_count "recording for $target ended by hang-up")
 	n_started=$(log_count "to the voicemail of $target")
 	phone_mark "$who"
 	dial "$who" "$target"
@@ -194,6 +194,65 @@ dial A 1006
 check "vm_on without unavailable: A's call to the unregistered 1006 closes (480)" phone_wait A CALL_CLOSED 10
 check "vm_on without unavailable: no voicemail" eval "! log_has 'to the voicemail of 1006'"
 
+# ------------------------------------------------------------------ email notification
+MAILDIR=$WORK/mail
+mkdir -p "$MAILDIR"
+python3 "$SIPDIR/smtp_sink.py" 2525 "$MAILDIR" 240 &
+SINK_PID=$!
+check "email: the SMTP sink listens on 2525" \
+	wait_for 5 eval "ss -Hltn 2>/dev/null | awk '{print \$4}' | grep -q '127.0.0.1:2525'"
+for kv in "smtp_host 127.0.0.1" "smtp_port 2525" "smtp_tls none" "smtp_from pbx@office.example"; do
+	# shellcheck disable=SC2086
+	ctl setting set $kv >/dev/null || not_ok "pbxctl setting set $kv"
+done
+ctl vm mailbox 1002 --email boss@office.example >/dev/null || not_ok "pbxctl vm mailbox 1002 --email"
+settings_barrier
+n0=$(msg_count 1002)
+leave "email" A 1002 3
+check "email: the message row appears" wait_for 20 msgs_at_least 1002 $((n0 + 1))
+mail_file() { ls "$MAILDIR"/mail-*.eml 2>/dev/null | head -1; }
+check "email: the sink received a mail" wait_for 20 eval '[ -n "$(mail_file)" ]'
+row=$(last_msg 1002)
+check "email: the row's delivery status says sent" wait_for 10 eval \
+	"sq \"SELECT email_status FROM vm_messages WHERE file = '$(field "$row" 4)';\" | grep -q '^sent: 250'"
+check "email: To the mailbox's address, the recording attached (audio/ogg, the stored bytes)" \
+	python3 - "$(mail_file)" "$SPOOL/$(field "$row" 4)" <<'EOF2'
+import email, sys
+msg = email.message_from_binary_file(open(sys.argv[1], 'rb'))
+assert 'boss@office.example' in msg['To'], msg['To']
+parts = [p for p in msg.walk() if p.get_content_type() == 'audio/ogg']
+assert len(parts) == 1, [p.get_content_type() for p in msg.walk()]
+assert parts[0].get_payload(decode=True) == open(sys.argv[2], 'rb').read()
+EOF2
+stop_pid "$SINK_PID" 3
+ctl vm mailbox 1002 --no-email >/dev/null
+
+# ------------------------------------------------------------------ *97: listening by phone
+ctl ext dnd 1001 on >/dev/null
+settings_barrier
+leave "for 1001" C 1001 3
+check "for 1001: the message row appears" wait_for 20 msgs_at_least 1001 1
+check_message "for 1001" 1001 1003 1700 2500 4500
+check "for 1001: message waiting counts 1 new" wait_for 5 log_has "mwi: mailbox 1001 now 1 new, 0 old"
+ctl ext dnd 1001 off >/dev/null
+settings_barrier
+file1001=$(field "$(last_msg 1001)" 4)
+phone_mark A
+dial A '*97'
+check "*97: the PBX answers A" phone_wait A CALL_ESTABLISHED 8
+check "*97: pbxd opens the menu of 1001" wait_for 5 log_has "1001 opens voicemail of 1001"
+phone_dtmf A '1001#'
+check "*97: the PIN is accepted" wait_for 10 log_has "1001 logged in to mailbox 1001"
+phone_dtmf A '1'
+hears_1700() { local f; f=$(phone_recording A) && band_above "$f" 1700 0.1 0 >/dev/null 2>&1; }
+check "*97: A hears the message (C's 1700 Hz tone)" wait_for 20 hears_1700
+phone_dtmf A '7'
+check "*97: 7 deletes the message (row gone)" wait_for 10 eval "[ \$(msg_count 1001) = 0 ]"
+check "*97: ... and its file" wait_for 5 eval "[ ! -e '$SPOOL/$file1001' ]"
+check "*97: message waiting counts fall to 0" wait_for 5 log_has "mwi: mailbox 1001 now 0 new, 0 old"
+phone_hangup A
+check "*97: A's call closed" phone_wait A CALL_CLOSED 5
+
 # ------------------------------------------------------------------ a spool that cannot take it
 stored=$(sq "SELECT file FROM vm_messages ORDER BY id;")
 sums_before=$(cd "$SPOOL" && md5sum $stored)
@@ -241,6 +300,34 @@ sums_after=$(cd "$SPOOL" && md5sum $stored)
 is "the messages stored before are untouched" "$sums_after" "$sums_before"
 first=$(sed -n 1p <<<"$stored")
 check "the first message still decodes" decode_wav "$SPOOL/$first" "$WORK/first.wav"
-pbx_start >/dev/null || not_ok "pbxd starts again"
+# ------------------------------------------------------------------ *98 with wrong PINs
+# Last: three wrong PINs count as failed authentications, and with
+# ban_limit 3 the phones' address (all of them: loopback) is banned.
+ctl setting set ban_limit 3 >/dev/null
+if pbx_start; then
+	check "A registers again" eval 'reg_wait 1001 . 1'
+	phone_mark A
+	dial A '*98'
+	check "*98: the PBX answers A" phone_wait A CALL_ESTABLISHED 8
+	# *98 asks for the mailbox again after a wrong PIN; digits typed while
+	# "wrong PIN" still plays may be dropped, so an attempt is repeated
+	# (at most 4 times) until pbxd has counted it
+	wrong_pin() { # N
+		local k
+		for k in 1 2 3 4; do
+			phone_dtmf A '1002#0000#'
+			wait_for 5 eval "[ \$(log_count 'wrong voicemail PIN from 1001') -ge $1 ]" && return 0
+		done
+		return 1
+	}
+	for i in 1 2 3; do
+		check "*98: wrong PIN $i is refused" wrong_pin $i
+	done
+	check "*98: after three, pbxd hangs up" phone_wait A CALL_CLOSED 20
+	check "*98: the source is banned like failed SIP authentication" log_has "banned after wrong voicemail PINs"
+	check "*98: the mailbox was never opened" eval "! log_has 'logged in to mailbox 1002'"
+else
+	not_ok "pbxd starts again"
+fi
 
 t_done
