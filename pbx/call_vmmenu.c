@@ -121,6 +121,9 @@ static void run_act(struct core *c, struct call *call, const struct vm_act *a)
 			feed(c, call, &ev);
 			break;
 		}
+		static const char *const kinds[] = { "unavailable", "busy", "name" };
+		log_info("call %llu: recording the %s greeting of %s", (unsigned long long)call->id,
+			 (unsigned)a->greeting < DB_VM_GREETING_COUNT ? kinds[a->greeting] : "?", a->mailbox);
 		v->recording = true;
 		v->rec_tag = a->token;
 		v->rec_greeting = a->greeting;

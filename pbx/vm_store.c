@@ -324,6 +324,9 @@ static void run_job(struct vm_store *s, sqlite3 *db, struct job *j)
 		else
 			log_err("voicemail: message for %s from %s not stored: %s", j->m.mailbox, j->m.caller,
 				res.err == ENOSPC && db ? "mailbox full or disk full" : strerror(res.err));
+	} else if (j->m.op == VM_OP_GREETING && res.err == 0) {
+		log_info("voicemail: greeting %d of %s stored (%u ms)", (int)j->m.greeting, j->m.mailbox,
+			 res.duration_ms);
 	} else if (res.err && res.err != ENODATA) {
 		static const char *const ops[] = { "message", "greeting", "list", "load", "heard", "save",
 						   "delete", "set-pin" };

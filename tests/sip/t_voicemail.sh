@@ -229,6 +229,7 @@ ctl vm mailbox 1002 --no-email >/dev/null
 
 # ------------------------------------------------------------------ *97: listening by phone
 ctl ext dnd 1001 on >/dev/null
+ctl vm mailbox 1001 --unsolicited-mwi on >/dev/null
 settings_barrier
 leave "for 1001" C 1001 3
 check "for 1001: the message row appears" wait_for 20 msgs_at_least 1001 1
@@ -252,6 +253,43 @@ check "*97: ... and its file" wait_for 5 eval "[ ! -e '$SPOOL/$file1001' ]"
 check "*97: message waiting counts fall to 0" wait_for 5 log_has "mwi: mailbox 1001 now 0 new, 0 old"
 phone_hangup A
 check "*97: A's call closed" phone_wait A CALL_CLOSED 5
+check "*97: A's phone got the lamp NOTIFYs (unsolicited): 1/0 then 0/0" \
+	eval "grep -q 'Voice-Message: 1/0' \"$PHONES_DIR/A/log\" && grep -q 'Voice-Message: 0/0' \"$PHONES_DIR/A/log\""
+
+# ------------------------------------------------------------------ *97: the owner records a busy greeting
+phone_mark A
+dial A '*97'
+check "greeting: the PBX answers A" phone_wait A CALL_ESTABLISHED 8
+phone_dtmf A '1001#'
+check "greeting: the PIN is accepted" wait_for 10 eval "[ \$(log_count '1001 logged in to mailbox 1001') -ge 2 ]"
+# 0 options, 2 busy greeting (typed ahead; repeated when a prompt swallowed it)
+rec_greeting() {
+	local k
+	for k in 1 2 3; do
+		phone_dtmf A '02'
+		wait_for 6 log_has "recording the busy greeting of 1001" && return 0
+	done
+	return 1
+}
+check "greeting: 0 2 starts recording the busy greeting" rec_greeting
+end=$(( $(now_ms) + 2500 )); while [ "$(now_ms)" -lt "$end" ]; do sleep 0.1; done
+phone_dtmf A '#'
+check "greeting: # ends it and it is stored" wait_for 10 log_has "greeting 1 of 1001 stored"
+is "greeting: the mailbox points at it" "$(sq "SELECT greeting_busy FROM mailboxes WHERE number = '1001';")" \
+	"1001/greeting-busy.opus"
+phone_hangup A
+check "greeting: A's call closed" phone_wait A CALL_CLOSED 5
+ctl ext dnd 1001 on >/dev/null
+settings_barrier
+phone_mark C
+dial C 1001
+check "greeting: C reaches the busy mailbox of 1001" phone_wait C CALL_ESTABLISHED 8
+check "greeting: C records 3 s" phone_wait_audio C 3 10
+check "greeting: C hears A's recorded greeting (440 Hz)" eval 'band_above "$(phone_recording C)" 440 0.1 0'
+phone_hangup C
+check "greeting: C's call closed" phone_wait C CALL_CLOSED 5
+ctl ext dnd 1001 off >/dev/null
+settings_barrier
 
 # ------------------------------------------------------------------ a spool that cannot take it
 stored=$(sq "SELECT file FROM vm_messages ORDER BY id;")
