@@ -30,6 +30,7 @@
 #include "http.h"
 #include "live.h"
 #include "log.h"
+#include "tls_selfsigned.h"
 #include "sd_notify.h"
 #include "vm_notify.h"
 
@@ -48,6 +49,8 @@ struct pbxd_opts {
 	int log_level;
 	bool sip_trace;
 	bool demo; /* create demo extensions on first run */
+	char tls_cert[PATH_MAX], tls_key[PATH_MAX]; /* PEM files for HTTPS; both empty: none given */
+	bool tls_self_signed; /* without a certificate given: DIR/tls/ next to the database */
 };
 
 static void usage(FILE *f)
@@ -55,10 +58,12 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: pbxd [--db FILE] [--spool DIR] [--sip-listen ADDR:PORT]... [--http-listen ADDR:PORT]\n"
 		"            [--rtp-ports LO-HI] [--prompts DIR] [--config FILE] [--log-level LEVEL] [--sip-trace]\n"
-		"            [--no-demo]\n"
+		"            [--no-demo] [--tls-cert FILE --tls-key FILE] [--tls-self-signed]\n"
 		"defaults: --db ./var/pbx.db --spool ./var/spool --sip-listen 0.0.0.0:5060 --sip-listen [::]:5060\n"
 		"          --http-listen 0.0.0.0:8080 --rtp-ports 10000-20000 --log-level notice\n"
-		"          --prompts ./build/prompts when it exists (a build tree), else " PBX_PROMPT_DIR "\n");
+		"          --prompts ./build/prompts when it exists (a build tree), else " PBX_PROMPT_DIR "\n"
+		"          plain HTTP; --tls-self-signed: HTTPS with DIR/tls/cert.pem and key.pem (DIR: the\n"
+		"          database's folder), made on the first start\n");
 }
 
 static int parse_rtp(const char *s, struct pbxd_opts *o)
@@ -72,6 +77,11 @@ static int parse_rtp(const char *s, struct pbxd_opts *o)
 	o->rtp_lo = lo;
 	o->rtp_hi = hi;
 	return 0;
+}
+
+static bool opt_bool(const char *val)
+{
+	return strcmp(val, "0") != 0 && strcmp(val, "no") != 0 && strcmp(val, "false") != 0;
 }
 
 /* One option by name, from the command line or the config file. */
@@ -101,7 +111,13 @@ static int set_opt(struct pbxd_opts *o, const char *name, const char *val, bool 
 		}
 		o->log_level = l;
 	} else if (strcmp(name, "sip-trace") == 0)
-		o->sip_trace = strcmp(val, "0") != 0 && strcmp(val, "no") != 0 && strcmp(val, "false") != 0;
+		o->sip_trace = opt_bool(val);
+	else if (strcmp(name, "tls-cert") == 0)
+		snprintf(o->tls_cert, sizeof o->tls_cert, "%s", val);
+	else if (strcmp(name, "tls-key") == 0)
+		snprintf(o->tls_key, sizeof o->tls_key, "%s", val);
+	else if (strcmp(name, "tls-self-signed") == 0)
+		o->tls_self_signed = opt_bool(val);
 	else {
 		fprintf(stderr, "pbxd: unknown %s '%s'\n", from_file ? "config key" : "option", name);
 		return EINVAL;
@@ -256,6 +272,40 @@ static void ensure_admin(sqlite3 *db)
 	       pw);
 }
 
+/* HTTPS from the options: a given pair is checked, or with
+ * --tls-self-signed one is made in DATADIR/tls/ (or reused). fingerprint is
+ * left empty for plain HTTP. 0, or -1 after saying why. */
+static int setup_tls(const struct pbxd_opts *o, const char *datadir, const struct sockaddr_storage *listen,
+		     struct tls_paths *tls, char *fingerprint, size_t cap)
+{
+	char err[PATH_MAX + 256];
+	if (o->tls_cert[0]) {
+		if (tls_pair_check(o->tls_cert, o->tls_key, err, sizeof err) != 0) {
+			log_err("HTTPS: %s", err);
+			return -1;
+		}
+		snprintf(tls->cert, sizeof tls->cert, "%s", o->tls_cert);
+		snprintf(tls->key, sizeof tls->key, "%s", o->tls_key);
+	} else if (o->tls_self_signed) {
+		char dir[PATH_MAX];
+		bool created;
+		if (snprintf(dir, sizeof dir, "%s/tls", datadir) >= (int)sizeof dir ||
+		    tls_selfsigned_ensure(dir, listen, tls, &created, err, sizeof err) != 0) {
+			log_err("HTTPS: %s", err);
+			return -1;
+		}
+		if (created)
+			log_notice("https: made a self-signed certificate %s (key %s)", tls->cert, tls->key);
+	} else
+		return 0;
+	int rc = tls_cert_fingerprint(tls->cert, fingerprint, cap);
+	if (rc != 0) {
+		log_err("HTTPS: %s: %s", tls->cert, strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct pbxd_opts o;
@@ -288,6 +338,9 @@ int main(int argc, char **argv)
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "sip-trace", no_argument, NULL, 't' },
 		{ "no-demo", no_argument, NULL, 'n' },
+		{ "tls-cert", required_argument, NULL, 'C' },
+		{ "tls-key", required_argument, NULL, 'K' },
+		{ "tls-self-signed", no_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -311,6 +364,9 @@ int main(int argc, char **argv)
 		case 'l': err = set_opt(&o, "log-level", optarg, false); break;
 		case 't': o.sip_trace = true; break;
 		case 'n': o.demo = false; break;
+		case 'C': err = set_opt(&o, "tls-cert", optarg, false); break;
+		case 'K': err = set_opt(&o, "tls-key", optarg, false); break;
+		case 'T': o.tls_self_signed = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -344,6 +400,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pbxd: --http-listen '%s' is not ADDR:PORT\n", o.http_listen);
 		return 2;
 	}
+	if (!o.tls_cert[0] != !o.tls_key[0]) {
+		fprintf(stderr, "pbxd: --tls-cert and --tls-key go together\n");
+		return 2;
+	}
 
 	/* Blocked everywhere: threads created from here on inherit the mask. */
 	sigset_t set;
@@ -354,7 +414,9 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
 	char dir[PATH_MAX];
-	if (parent_dir(o.db, dir, sizeof dir) == 0 && mkdir_p(dir) != 0) {
+	if (parent_dir(o.db, dir, sizeof dir) != 0)
+		snprintf(dir, sizeof dir, "%s", o.db[0] == '/' ? "/" : "."); /* --db /pbx.db or pbx.db */
+	else if (mkdir_p(dir) != 0) {
 		log_err("cannot create %s: %s", dir, strerror(errno));
 		return 1;
 	}
@@ -362,6 +424,13 @@ int main(int argc, char **argv)
 		log_err("cannot create spool %s: %s", o.spool, strerror(errno));
 		return 1;
 	}
+	/* Before the database: a bad certificate stops pbxd before it
+	 * creates anything or prints passwords. */
+	struct tls_paths tls;
+	char fingerprint[TLS_FINGERPRINT_MAX] = "";
+	if (setup_tls(&o, dir, &http_addr, &tls, fingerprint, sizeof fingerprint) != 0)
+		return 1;
+	bool https = fingerprint[0] != '\0';
 	bool first_run = access(o.db, F_OK) != 0;
 	sqlite3 *db;
 	char err[512];
@@ -395,7 +464,8 @@ int main(int argc, char **argv)
 	core->notify = notify;
 	struct live_ops live;
 	core_live_ops(core, &live);
-	struct http_cfg hc = { .addr = http_addr, .ready = &ready, .db_path = o.db, .spool = o.spool, .live = &live };
+	struct http_cfg hc = { .addr = http_addr, .ready = &ready, .db_path = o.db, .spool = o.spool, .live = &live,
+			       .tls_cert = https ? tls.cert : NULL, .tls_key = https ? tls.key : NULL };
 	struct http_server *http;
 	if ((rc = http_start(&http, &hc)) != 0) {
 		log_err("cannot listen for HTTP on %s", o.http_listen);
@@ -406,7 +476,11 @@ int main(int argc, char **argv)
 	printf("pbxd ready.\n");
 	for (unsigned i = 0; i < o.nsip; i++)
 		print_reachable(o.sip_listen[i], 5060, "  SIP server for phones: ", " (UDP and TCP)");
-	print_reachable(o.http_listen, 8080, "  Web admin: http://", "/");
+	print_reachable(o.http_listen, 8080, https ? "  Web admin: https://" : "  Web admin: http://", "/");
+	if (https) {
+		printf("  Web admin certificate SHA-256 fingerprint: %s\n", fingerprint);
+		log_notice("https: certificate %s, SHA-256 fingerprint %s", tls.cert, fingerprint);
+	}
 	log_notice("pbxd ready: db %s, spool %s, rtp %u-%u", o.db, o.spool, o.rtp_lo, o.rtp_hi);
 	sd_notify_send("READY=1");
 	rc = core_run(core, &ready);
