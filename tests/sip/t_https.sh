@@ -114,6 +114,7 @@ start_fails() {
 		RC=$?
 	fi
 	ERR=$(cat "$WORK/err")
+	cat "$WORK/err" >>"$PBX_LOG" # t_done looks for sanitizer reports there
 	diag "$ERR"
 }
 
