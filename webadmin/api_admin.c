@@ -20,11 +20,30 @@ static bool setting_secret(const char *key)
 	return strcmp(key, "nonce_key") == 0;
 }
 
+/* Written here, never read back: listed as "" so a form can offer to set it. */
+static bool setting_write_only(const char *key)
+{
+	return strcmp(key, "smtp_password") == 0;
+}
+
 static int settings_collect(void *ctx, const char *key, const char *value)
 {
-	if (!setting_secret(key))
+	if (setting_write_only(key))
+		json_object_set_new(ctx, key, api_jstr(""));
+	else if (!setting_secret(key))
 		json_object_set_new(ctx, key, api_jstr(value));
 	return 0;
+}
+
+/* Settings without a default are stored only once set; list them empty
+ * so the Settings page offers them (the voicemail email relay). */
+static void settings_optional(json_t *o)
+{
+	static const char *const keys[] = { "smtp_host", "smtp_port", "smtp_tls", "smtp_user",
+					    "smtp_password", "smtp_from", "smtp_ca_file" };
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		if (!json_object_get(o, keys[i]))
+			json_object_set_new(o, keys[i], api_jstr(""));
 }
 
 int api_settings_get(struct api_req *r)
@@ -38,6 +57,7 @@ int api_settings_get(struct api_req *r)
 		json_decref(o);
 		return api_error_db(r, rc, NULL);
 	}
+	settings_optional(o);
 	return api_reply_json(r, 200, o);
 }
 

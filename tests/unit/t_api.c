@@ -2183,6 +2183,9 @@ static void test_settings_and_rooms(void **state)
 	assert_true(json_is_object(r.json));
 	assert_null(json_object_get(r.json, "nonce_key"));
 	assert_null(strstr(r.body, "nonce_key"));
+	/* The email relay's keys are offered even before they are set. */
+	assert_string_equal(jget_str(r.json, "smtp_host"), "");
+	assert_string_equal(jget_str(r.json, "smtp_password"), "");
 	resp_free(&r);
 	api_req("PATCH", "/api/v1/settings", "{\"reg_min_expires\":\"120\",\"ban_limit\":7}", &r);
 	assert_int_equal(r.status, 200);
@@ -2197,6 +2200,16 @@ static void test_settings_and_rooms(void **state)
 	resp_free(&r);
 	api_req("GET", "/api/v1/settings", NULL, &r);
 	assert_string_equal(jget_str(r.json, "ban_limit"), "7");
+	resp_free(&r);
+	/* The SMTP relay password is set here and never read back. */
+	api_req("PATCH", "/api/v1/settings", "{\"smtp_password\":\"s3cret-relay\"}", &r);
+	assert_int_equal(r.status, 200);
+	assert_null(strstr(r.body, "s3cret-relay"));
+	resp_free(&r);
+	api_req("GET", "/api/v1/settings", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(jget_str(r.json, "smtp_password"), "");
+	assert_null(strstr(r.body, "s3cret-relay"));
 	resp_free(&r);
 
 	api_req("POST", "/api/v1/rooms", "{\"number\":\"800\",\"name\":\"Board\",\"pin\":\"4321\",\"max_participants\":10}",
@@ -2221,7 +2234,7 @@ static void test_settings_and_rooms(void **state)
 	api_req("DELETE", "/api/v1/rooms/800", NULL, &r);
 	assert_error(&r, 404, "number");
 	resp_free(&r);
-	assert_int_equal(atomic_load(&fx->fl.changed), 3);
+	assert_int_equal(atomic_load(&fx->fl.changed), 4); /* two settings changes, a room added and deleted */
 }
 
 /* Rooms: PATCH checked like create; the live rooms and their controls

@@ -17,6 +17,13 @@ const KNOWN = {
   auth_algorithms: ['Digest algorithms offered, in order', 'MD5, SHA-256 or both; many phones read only the first.'],
   keepalive_interval: ['Keep-alive for phones behind NAT (seconds)', '0 turns it off.'],
   max_contacts: ['Phones per extension', ''],
+  smtp_host: ['Mail relay for voicemail emails', 'Host name or address of the SMTP server; empty: no emails.'],
+  smtp_port: ['Mail relay port', '587 (STARTTLS), 465 (TLS) or 25.'],
+  smtp_tls: ['Mail relay encryption', 'opportunistic, required, implicit or none.'],
+  smtp_user: ['Mail relay user name', 'Empty: no sign-in.'],
+  smtp_password: ['Mail relay password', 'Never shown; type a new one to change it.'],
+  smtp_from: ['Voicemail emails come from', 'An address, e.g. pbx@example.com.'],
+  smtp_ca_file: ['Mail relay CA certificates (file)', 'Empty: the system\'s.'],
 };
 
 let values = {};
@@ -38,6 +45,7 @@ function render(data) {
     input.id = id;
     input.dataset.key = key;
     input.autocomplete = 'off';
+    if (key.endsWith('password')) input.type = 'password';
     input.value = String(data[key]);
     const hint = document.createElement('p');
     hint.className = 'muted hint';
