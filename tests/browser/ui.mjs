@@ -528,6 +528,14 @@ async function main() {
     check(liveRooms.status === 200 && liveRooms.data.items[0].locked === true &&
       liveRooms.data.items[0].participants[0].muted === true, 'conferences: Lock locks the room');
     await shot('conferences');
+    await goto('dashboard');
+    let roomTile = true;
+    await page.waitForFunction(() => document.getElementById('dash-rooms').textContent === '1' &&
+      /1 participant/.test(document.getElementById('dash-rooms-people').textContent), null, { timeout: WAIT })
+      .catch(() => { roomTile = false; });
+    check(roomTile, 'dashboard: the room in use and its participant are counted');
+    await goto('conferences');
+    await page.waitForSelector('#conf-live button[aria-label^="Remove 301"]', { timeout: WAIT });
     await page.click('#conf-live button[aria-label^="Remove 301"]');
     const sippDone = await Promise.race([sippCall, sleep(15000).then(() => null)]);
     if (sippDone && sippDone.code !== 0) console.log('# sipp: ' + sippDone.out.split('\n').slice(-15).join('\n# '));

@@ -118,6 +118,13 @@ function onCalls(d) {
   updated('dash-updated');
 }
 
+function onRooms(d) {
+  const items = (d && d.items) || [];
+  const people = items.reduce((n, r) => n + (r.count || 0), 0);
+  $('dash-rooms').textContent = String(items.length);
+  $('dash-rooms-people').textContent = people === 1 ? '1 participant.' : `${people} participants.`;
+}
+
 function onStats(d) {
   if (Array.isArray(d.load)) {
     $('dash-load').textContent = d.load[0].toFixed(2);
@@ -135,9 +142,10 @@ export default {
     loadChart();
     // What the stream has not sent yet (or never will, without a core).
     api('GET', '/api/v1/registrations').then((r) => { if (r.status === 200 && r.data) onRegs(r.data); });
+    api('GET', '/api/v1/rooms/live').then((r) => { if (r.status === 200 && r.data) onRooms(r.data); });
     if (!unsubs.length) {
       unsubs = [onLive('registrations', (d) => { onRegs(d); loadExtensionCount(); }),
-        onLive('calls', onCalls), onLive('stats', onStats)];
+        onLive('calls', onCalls), onLive('stats', onStats), onLive('rooms', onRooms)];
     }
     clearInterval(chartTimer);
     chartTimer = setInterval(loadChart, CHART_REFRESH_MS);
