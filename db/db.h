@@ -29,7 +29,7 @@
 #include <sqlite3.h>
 
 /* Schema version db_open migrates to (PRAGMA user_version). */
-#define DB_SCHEMA_VERSION 3
+#define DB_SCHEMA_VERSION 4
 
 /* Field limits, shared by validation, CSV import and the snapshot. */
 #define DB_NUMBER_MIN 2        /* digits in an extension or room number */
@@ -145,6 +145,21 @@ int db_ext_update(sqlite3 *db, const char *number, const char *name, const char 
 int db_ext_del(sqlite3 *db, const char *number); /* ENOENT */
 /* Ordered by number; cb returning non-zero stops the walk and is returned. */
 int db_ext_list(sqlite3 *db, int (*cb)(void *ctx, const struct db_ext *e), void *ctx);
+/* Sort keys of db_ext_page. Ties are broken by number order. */
+enum db_ext_sort {
+	DB_EXT_SORT_NUMBER,  /* shorter first, then as text (db_ext_list's order) */
+	DB_EXT_SORT_NAME,    /* ASCII case-insensitive */
+	DB_EXT_SORT_CREATED, /* created_at */
+	DB_EXT_SORT_UPDATED, /* updated_at */
+};
+/* One page of the extensions that match q, sorted and paged in SQL: the
+ * rows offset .. offset + limit - 1 of the order through cb (non-zero stops
+ * and is returned), and in *total how many match in all. q NULL or "": all;
+ * otherwise the number contains q or the name contains it ASCII
+ * case-insensitively, q taken literally (no wildcards). desc reverses the
+ * whole order, ties included. Count and page come from one snapshot. */
+int db_ext_page(sqlite3 *db, const char *q, enum db_ext_sort sort, bool desc, unsigned limit,
+		unsigned offset, int (*cb)(void *ctx, const struct db_ext *e), void *ctx, unsigned *total);
 /* One extension through cb (its return value is returned); ENOENT. */
 int db_ext_get(sqlite3 *db, const char *number, int (*cb)(void *ctx, const struct db_ext *e), void *ctx);
 /* Is the number taken by an extension or a room? */

@@ -10,6 +10,8 @@
 #include "log.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -369,6 +371,76 @@ int db_ext_list(sqlite3 *db, int (*cb)(void *ctx, const struct db_ext *e), void 
 	bool any = false;
 	int ret = ext_walk(db, st, cb, ctx, &any);
 	sqlite3_finalize(st);
+	return ret;
+}
+
+/* The ORDER BY of each sort key, both ways. Each key ends in the number
+ * order; the number order itself is served by the extensions_order index.
+ * ifnull: a NULL time sorts as the 0 the row reads as. */
+static const char *const ext_orders[][2] = {
+	[DB_EXT_SORT_NUMBER] = { " ORDER BY length(number), number",
+				 " ORDER BY length(number) DESC, number DESC" },
+	[DB_EXT_SORT_NAME] = { " ORDER BY name COLLATE NOCASE, length(number), number",
+			       " ORDER BY name COLLATE NOCASE DESC, length(number) DESC, number DESC" },
+	[DB_EXT_SORT_CREATED] = { " ORDER BY ifnull(created_at, 0), length(number), number",
+				  " ORDER BY ifnull(created_at, 0) DESC, length(number) DESC, number DESC" },
+	[DB_EXT_SORT_UPDATED] = { " ORDER BY ifnull(updated_at, 0), length(number), number",
+				  " ORDER BY ifnull(updated_at, 0) DESC, length(number) DESC, number DESC" },
+};
+
+/* q as ?1, compared as bytes: lower() and NOCASE fold ASCII only, as
+ * strcasestr does, and instr() has no wildcards to escape. */
+#define EXT_MATCH " WHERE instr(number, ?1) > 0 OR instr(lower(name), lower(?1)) > 0"
+
+int db_ext_page(sqlite3 *db, const char *q, enum db_ext_sort sort, bool desc, unsigned limit,
+		unsigned offset, int (*cb)(void *ctx, const struct db_ext *e), void *ctx, unsigned *total)
+{
+	if ((unsigned)sort >= sizeof ext_orders / sizeof ext_orders[0])
+		return EINVAL;
+	*total = 0;
+	bool filter = q && q[0];
+	char sql[512];
+	snprintf(sql, sizeof sql, "%s%s%s LIMIT ?2 OFFSET ?3", EXT_COLUMNS, filter ? EXT_MATCH : "",
+		 ext_orders[sort][desc]);
+	/* A read transaction (unless the caller holds one) so that the count
+	 * and the page see the same rows. */
+	bool owned = sqlite3_get_autocommit(db) != 0;
+	int rc = owned ? sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) : SQLITE_OK;
+	if (rc != SQLITE_OK)
+		return db_errno(db, rc);
+	sqlite3_stmt *st = NULL;
+	int ret = 0;
+	rc = sqlite3_prepare_v2(db, filter ? "SELECT count(*) FROM extensions" EXT_MATCH
+					   : "SELECT count(*) FROM extensions",
+				-1, &st, NULL);
+	if (rc == SQLITE_OK && filter)
+		sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		sqlite3_int64 n = sqlite3_column_int64(st, 0);
+		*total = n < 0 ? 0 : n > UINT_MAX ? UINT_MAX : (unsigned)n;
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		ret = db_errno(db, rc);
+		goto out;
+	}
+	if (filter)
+		sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, limit);
+	sqlite3_bind_int64(st, 3, offset);
+	bool any = false;
+	ret = ext_walk(db, st, cb, ctx, &any);
+out:
+	sqlite3_finalize(st);
+	if (owned) {
+		if (ret == 0 && (rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
+			ret = db_errno(db, rc);
+		db_rollback(db);
+	}
 	return ret;
 }
 

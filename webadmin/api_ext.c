@@ -34,7 +34,6 @@ struct ext_row {
 struct ext_rows {
 	struct ext_row *v;
 	size_t n, cap;
-	const char *q;     /* filter: substring of number or name, ASCII case-insensitive */
 	const char *only;  /* a single number, or NULL */
 	int err;
 };
@@ -52,8 +51,6 @@ static int ext_collect(void *ctx, const struct db_ext *e)
 	if (strlen(e->number) > DB_NUMBER_MAX)
 		return 0; /* db.h rules out such rows; never trust a cut copy */
 	if (rs->only && strcmp(rs->only, e->number) != 0)
-		return 0;
-	if (rs->q && !strstr(e->number, rs->q) && !strcasestr(e->name, rs->q))
 		return 0;
 	if (rs->n == rs->cap) {
 		size_t cap = rs->cap ? 2 * rs->cap : 64;
@@ -94,25 +91,6 @@ static int cmp_number(const void *a, const void *b)
 	return lx != ly ? (lx < ly ? -1 : 1) : strcmp(x->number, y->number);
 }
 
-static int cmp_name(const void *a, const void *b)
-{
-	const struct ext_row *x = a, *y = b;
-	int c = strcasecmp(x->name, y->name);
-	return c ? c : cmp_number(a, b);
-}
-
-static int cmp_created(const void *a, const void *b)
-{
-	const struct ext_row *x = a, *y = b;
-	return x->created_at != y->created_at ? (x->created_at < y->created_at ? -1 : 1) : cmp_number(a, b);
-}
-
-static int cmp_updated(const void *a, const void *b)
-{
-	const struct ext_row *x = a, *y = b;
-	return x->updated_at != y->updated_at ? (x->updated_at < y->updated_at ? -1 : 1) : cmp_number(a, b);
-}
-
 /* Parse a non-negative integer query argument in [min, max]. */
 static int query_uint(struct api_req *r, const char *name, long min, long max, long dflt, long *out)
 {
@@ -145,19 +123,19 @@ int api_ext_list(struct api_req *r)
 	if (query_uint(r, "limit", 1, EXT_LIMIT_MAX, EXT_LIMIT_DEFAULT, &limit) != 0 ||
 	    query_uint(r, "offset", 0, DB_CSV_ROWS_MAX * 10L, 0, &offset) != 0)
 		return 0;
-	int (*cmp)(const void *, const void *) = cmp_number;
+	enum db_ext_sort key = DB_EXT_SORT_NUMBER;
 	bool desc = false;
 	if (has_sort) {
 		const char *k = sort[0] == '-' ? sort + 1 : sort;
 		desc = sort[0] == '-';
 		if (strcmp(k, "number") == 0)
-			cmp = cmp_number;
+			key = DB_EXT_SORT_NUMBER;
 		else if (strcmp(k, "name") == 0)
-			cmp = cmp_name;
+			key = DB_EXT_SORT_NAME;
 		else if (strcmp(k, "created_at") == 0)
-			cmp = cmp_created;
+			key = DB_EXT_SORT_CREATED;
 		else if (strcmp(k, "updated_at") == 0)
-			cmp = cmp_updated;
+			key = DB_EXT_SORT_UPDATED;
 		else
 			return api_error(r, 400, "sort", "sort: number, name, created_at or updated_at, "
 				       "with a leading - for descending order");
@@ -165,20 +143,20 @@ int api_ext_list(struct api_req *r)
 	sqlite3 *db;
 	if (api_db(r, &db) != 0)
 		return 0;
-	struct ext_rows rs = { .q = has_q && q[0] ? q : NULL };
-	int rc = db_ext_list(db, ext_collect, &rs);
+	/* The page only: SQLite filters, sorts and counts. */
+	struct ext_rows rs = { 0 };
+	unsigned total = 0;
+	int rc = db_ext_page(db, has_q && q[0] ? q : NULL, key, desc, (unsigned)limit, (unsigned)offset,
+			     ext_collect, &rs, &total);
 	if (rc == 0 && rs.err)
 		rc = rs.err;
 	if (rc != 0) {
 		ext_rows_free(&rs);
 		return api_error_db(r, rc, NULL);
 	}
-	if (rs.n) /* rs.v is NULL when nothing matched; qsort wants a pointer */
-		qsort(rs.v, rs.n, sizeof *rs.v, cmp);
 	json_t *items = json_array();
-	for (size_t k = (size_t)offset; k < rs.n && k < (size_t)offset + (size_t)limit; k++)
-		json_array_append_new(items, ext_json(&rs.v[desc ? rs.n - 1 - k : k]));
-	size_t total = rs.n;
+	for (size_t k = 0; k < rs.n; k++)
+		json_array_append_new(items, ext_json(&rs.v[k]));
 	ext_rows_free(&rs);
 	return api_reply_json(r, 200, json_pack("{s:o, s:I, s:i, s:i}", "items", items, "total", (json_int_t)total,
 						"limit", (int)limit, "offset", (int)offset));

@@ -301,6 +301,7 @@ static void test_migration_from_1(void **state)
 	assert_int_equal(db_ext_add(db, "1001", "Ann", "secret1", "1234", err, sizeof err), 0);
 	/* Turn the file back into a version 1 one: what an older build left. */
 	assert_int_equal(sqlite3_exec(db,
+				      "DROP INDEX extensions_order;"
 				      "DROP TRIGGER extensions_mailbox;"
 				      "DROP TABLE mailboxes;"
 				      "DROP TABLE vm_messages;"

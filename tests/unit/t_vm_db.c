@@ -78,8 +78,8 @@ static void test_schema_version_and_mailbox_per_extension(void **state)
 {
 	(void)state;
 	sqlite3 *db = fresh();
-	assert_int_equal(DB_SCHEMA_VERSION, 3);
-	assert_int_equal(query_int(db, "PRAGMA user_version"), 3);
+	assert_true(DB_SCHEMA_VERSION >= 3);
+	assert_int_equal(query_int(db, "PRAGMA user_version"), DB_SCHEMA_VERSION);
 	assert_int_equal(query_int(db, "SELECT count(*) FROM mailboxes"), 0);
 	add_ext(db, "1001", "4321");
 	add_ext(db, "1002", "");
@@ -137,6 +137,7 @@ static void test_migration_from_2_backfills(void **state)
 	add_ext(db, "2001", "1111");
 	add_ext(db, "2002", "");
 	assert_int_equal(sqlite3_exec(db,
+				      "DROP INDEX extensions_order;"
 				      "DROP TRIGGER extensions_mailbox;"
 				      "DROP TABLE mailboxes;"
 				      "DROP TABLE vm_messages;"
@@ -146,7 +147,7 @@ static void test_migration_from_2_backfills(void **state)
 	db_close(db);
 
 	db = open_path(path);
-	assert_int_equal(query_int(db, "PRAGMA user_version"), 3);
+	assert_int_equal(query_int(db, "PRAGMA user_version"), DB_SCHEMA_VERSION);
 	assert_int_equal(query_int(db, "SELECT count(*) FROM mailboxes"), 2);
 	struct db_mailbox m;
 	assert_int_equal(db_vm_mailbox_get(db, "2001", &m), 0);
