@@ -156,8 +156,9 @@ enum db_ext_sort {
  * rows offset .. offset + limit - 1 of the order through cb (non-zero stops
  * and is returned), and in *total how many match in all. q NULL or "": all;
  * otherwise the number contains q or the name contains it ASCII
- * case-insensitively, q taken literally (no wildcards). desc reverses the
- * whole order, ties included. Count and page come from one snapshot. */
+ * case-insensitively, q taken literally (no wildcards; at most 256 bytes,
+ * else EINVAL). desc reverses the whole order, ties included. Count and
+ * page come from one snapshot. */
 int db_ext_page(sqlite3 *db, const char *q, enum db_ext_sort sort, bool desc, unsigned limit,
 		unsigned offset, int (*cb)(void *ctx, const struct db_ext *e), void *ctx, unsigned *total);
 /* One extension through cb (its return value is returned); ENOENT. */

@@ -388,9 +388,27 @@ static const char *const ext_orders[][2] = {
 				  " ORDER BY ifnull(updated_at, 0) DESC, length(number) DESC, number DESC" },
 };
 
-/* q as ?1, compared as bytes: lower() and NOCASE fold ASCII only, as
- * strcasestr does, and instr() has no wildcards to escape. */
-#define EXT_MATCH " WHERE instr(number, ?1) > 0 OR instr(lower(name), lower(?1)) > 0"
+/* q as ?1 for the number (digits: no case), and as ?4, the LIKE pattern
+ * ext_like_pattern makes of it, for the name: LIKE folds ASCII only, as
+ * strcasestr did. Both read number and name only, which the
+ * extensions_order index holds: a search scans the index, not the rows. */
+#define EXT_MATCH " WHERE instr(number, ?1) > 0 OR name LIKE ?4 ESCAPE '\\'"
+#define EXT_Q_MAX 256 /* bytes of a search */
+
+/* "%q%" with q's %, _ and \ escaped so that they match themselves. out
+ * holds at least 2 * strlen(q) + 3 bytes. */
+static void ext_like_pattern(const char *q, char *out)
+{
+	char *o = out;
+	*o++ = '%';
+	for (; *q; q++) {
+		if (*q == '%' || *q == '_' || *q == '\\')
+			*o++ = '\\';
+		*o++ = *q;
+	}
+	*o++ = '%';
+	*o = '\0';
+}
 
 int db_ext_page(sqlite3 *db, const char *q, enum db_ext_sort sort, bool desc, unsigned limit,
 		unsigned offset, int (*cb)(void *ctx, const struct db_ext *e), void *ctx, unsigned *total)
@@ -399,6 +417,12 @@ int db_ext_page(sqlite3 *db, const char *q, enum db_ext_sort sort, bool desc, un
 		return EINVAL;
 	*total = 0;
 	bool filter = q && q[0];
+	char like[2 * EXT_Q_MAX + 3];
+	if (filter) {
+		if (strnlen(q, EXT_Q_MAX + 1) > EXT_Q_MAX)
+			return EINVAL;
+		ext_like_pattern(q, like);
+	}
 	char sql[512];
 	snprintf(sql, sizeof sql, "%s%s%s LIMIT ?2 OFFSET ?3", EXT_COLUMNS, filter ? EXT_MATCH : "",
 		 ext_orders[sort][desc]);
@@ -413,8 +437,10 @@ int db_ext_page(sqlite3 *db, const char *q, enum db_ext_sort sort, bool desc, un
 	rc = sqlite3_prepare_v2(db, filter ? "SELECT count(*) FROM extensions" EXT_MATCH
 					   : "SELECT count(*) FROM extensions",
 				-1, &st, NULL);
-	if (rc == SQLITE_OK && filter)
+	if (rc == SQLITE_OK && filter) {
 		sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, like, -1, SQLITE_STATIC);
+	}
 	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		sqlite3_int64 n = sqlite3_column_int64(st, 0);
 		*total = n < 0 ? 0 : n > UINT_MAX ? UINT_MAX : (unsigned)n;
@@ -428,8 +454,10 @@ int db_ext_page(sqlite3 *db, const char *q, enum db_ext_sort sort, bool desc, un
 		ret = db_errno(db, rc);
 		goto out;
 	}
-	if (filter)
+	if (filter) {
 		sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, like, -1, SQLITE_STATIC);
+	}
 	sqlite3_bind_int64(st, 2, limit);
 	sqlite3_bind_int64(st, 3, offset);
 	bool any = false;

@@ -248,6 +248,10 @@ static void test_page_literal_facts(void **state)
 	assert_int_equal(total, 2); /* 57 "_", 210 "x_y"; not 211 "xay" */
 	assert_string_equal(p.number[0], "57");
 	assert_string_equal(p.number[1], "210");
+	p.n = 0;
+	assert_int_equal(db_ext_page(db, "\\", DB_EXT_SORT_NUMBER, false, 100, 0, page_cb, &p, &total), 0);
+	assert_int_equal(total, 1);
+	assert_string_equal(p.number[0], "302");
 	/* Quotes are data. */
 	p.n = 0;
 	assert_int_equal(db_ext_page(db, "' OR 1=1 --", DB_EXT_SORT_NUMBER, false, 100, 0, page_cb, &p, &total),
@@ -287,6 +291,13 @@ static void test_page_literal_facts(void **state)
 	assert_int_equal(db_ext_page(db, NULL, DB_EXT_SORT_NAME, false, 100, 0, page_cb, &p, &total), 42);
 	assert_int_equal(p.n, 2);
 	assert_int_equal(db_ext_page(db, NULL, (enum db_ext_sort)4, false, 100, 0, page_cb, &p, &total), EINVAL);
+	char longq[258];
+	memset(longq, 'a', sizeof longq - 1);
+	longq[sizeof longq - 1] = '\0';
+	assert_int_equal(db_ext_page(db, longq, DB_EXT_SORT_NUMBER, false, 100, 0, page_cb, &p, &total), EINVAL);
+	longq[256] = '\0'; /* the longest search: nothing matches */
+	assert_int_equal(db_ext_page(db, longq, DB_EXT_SORT_NUMBER, false, 100, 0, page_cb, &p, &total), 0);
+	assert_int_equal(total, 0);
 	/* No transaction is left open, and one of the caller's is kept. */
 	assert_int_not_equal(sqlite3_get_autocommit(db), 0);
 	assert_int_equal(db_begin(db), 0);
