@@ -161,6 +161,30 @@ static uint64_t bytes_needed(uint32_t ms)
 	return (uint64_t)ms * (VM_FILE_BITRATE / 8) * 3 / 2 / 1000 + 16384;
 }
 
+int vm_spool_room(const char *spool, uint32_t max_ms)
+{
+	if (!spool || !*spool)
+		return EINVAL;
+	char tmp[PATH_MAX];
+	if (snprintf(tmp, sizeof tmp, "%s/%s", spool, VM_FILE_TMP) >= (int)sizeof tmp)
+		return ENAMETOOLONG;
+	struct stat st;
+	if (stat(tmp, &st) != 0)
+		return errno;
+	if (!S_ISDIR(st.st_mode))
+		return ENOTDIR;
+	if (access(tmp, W_OK | X_OK) != 0)
+		return errno;
+	struct statvfs vfs;
+	if (statvfs(tmp, &vfs) != 0)
+		return errno;
+	if (vfs.f_flag & ST_RDONLY)
+		return EROFS;
+	if ((uint64_t)vfs.f_bavail * vfs.f_frsize < bytes_needed(max_ms))
+		return ENOSPC;
+	return 0;
+}
+
 int vm_rec_open(struct vm_rec **out, const char *spool, const char *mailbox, uint32_t max_ms)
 {
 	*out = NULL;

@@ -45,6 +45,14 @@ struct vm_rec;
  */
 int vm_rec_open(struct vm_rec **out, const char *spool, const char *mailbox, uint32_t max_ms);
 /*
+ * Could vm_rec_open start a recording of max_ms now? SPOOL/tmp is a folder
+ * we may write and its file system has the room vm_rec_open asks for
+ * (stat and statvfs only: cheap enough to ask before a caller speaks).
+ * 0, or the errno vm_rec_open would meet (ENOENT, ENOTDIR, EACCES, EROFS,
+ * ENOSPC).
+ */
+int vm_spool_room(const char *spool, uint32_t max_ms);
+/*
  * Encode n more samples. Samples past max_ms are dropped (not an error: the
  * caller stops at the limit; vm_rec_ms says where it is). The first error
  * (the disk's errno, or EIO from the encoder) is returned and sticks: later

@@ -15,7 +15,6 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -48,24 +47,7 @@ struct vm_store {
 
 int vm_store_check(const struct vm_store *s, uint32_t max_ms)
 {
-	struct stat st;
-	if (stat(s->tmp, &st) != 0)
-		return errno;
-	if (!S_ISDIR(st.st_mode))
-		return ENOTDIR;
-	if (access(s->tmp, W_OK | X_OK) != 0)
-		return errno;
-	struct statvfs v;
-	if (statvfs(s->tmp, &v) != 0)
-		return errno;
-	if (v.f_flag & ST_RDONLY)
-		return EROFS;
-	/* The encoded size at our bitrate, plus room for the Ogg pages and
-	 * whatever else needs the disk meanwhile. */
-	uint64_t need = (uint64_t)VM_FILE_BITRATE / 8 * max_ms / 1000 + (256u << 10);
-	if ((uint64_t)v.f_bavail * v.f_frsize < need)
-		return ENOSPC;
-	return 0;
+	return vm_spool_room(s->spool, max_ms);
 }
 
 int vm_store_post(struct vm_store *s, const struct vm_store_req *m, int16_t *pcm, size_t n)
