@@ -125,6 +125,8 @@ static void config_defaults(struct config *c)
 	c->keepalive_interval = 30;
 	c->max_contacts = 10;
 	snprintf(c->auth_algorithms, sizeof c->auth_algorithms, "MD5,SHA-256");
+	c->sip_port = c->rtp_port_min = c->rtp_port_max = 0;
+	db_codec_order_parse(DB_CODEC_ORDER_DEFAULT, c->codecs, &c->ncodecs);
 }
 
 static int hexval(char ch)
@@ -170,6 +172,14 @@ static void config_setting(struct config *c, const char *key, const char *value,
 		c->max_contacts = (unsigned)v;
 	else if (strcmp(key, "auth_algorithms") == 0)
 		snprintf(c->auth_algorithms, sizeof c->auth_algorithms, "%s", value);
+	else if (strcmp(key, "sip_port") == 0)
+		c->sip_port = (unsigned)v;
+	else if (strcmp(key, "rtp_port_min") == 0)
+		c->rtp_port_min = (unsigned)v;
+	else if (strcmp(key, "rtp_port_max") == 0)
+		c->rtp_port_max = (unsigned)v;
+	else if (strcmp(key, "codec_order") == 0)
+		db_codec_order_parse(value, c->codecs, &c->ncodecs);
 	else if (strcmp(key, "nonce_key") == 0) {
 		for (size_t i = 0; i < sizeof c->nonce_key; i++)
 			c->nonce_key[i] = (uint8_t)(hexval(value[2 * i]) << 4 | hexval(value[2 * i + 1]));

@@ -75,6 +75,11 @@ struct config {
 	unsigned max_contacts;    /* bindings per extension */
 	char auth_algorithms[16]; /* digest challenges offered, in order: "MD5,SHA-256" ... */
 	uint8_t nonce_key[32];    /* secret for stateless nonces */
+	unsigned sip_port;        /* every SIP listen address on this port; 0 = as started */
+	unsigned rtp_port_min;    /* media ports; 0 = as started (--rtp-ports) */
+	unsigned rtp_port_max;
+	enum db_codec codecs[DB_CODEC_COUNT]; /* codec_order: used in this order, the rest not */
+	size_t ncodecs;
 	int64_t serial;           /* config_serial this snapshot was built from */
 
 	/* Private: use the functions below. */

@@ -97,6 +97,16 @@ int db_setting_set(sqlite3 *db, const char *key, const char *value, char *err, s
 /* Missing key: *out = dflt and 0. A value that is not an integer: *out =
  * dflt and EINVAL. */
 int db_setting_int(sqlite3 *db, const char *key, long dflt, long *out);
+/* The codecs codec_order may name, in their default order. */
+enum db_codec { DB_CODEC_OPUS, DB_CODEC_PCMU, DB_CODEC_PCMA, DB_CODEC_COUNT };
+#define DB_CODEC_ORDER_DEFAULT "opus,PCMU,PCMA"
+/* "opus,PCMU,..." (names case-insensitive, each at most once, at least one)
+ * into out in that order; *n codecs. 0 or EINVAL. */
+int db_codec_order_parse(const char *s, enum db_codec out[DB_CODEC_COUNT], size_t *n);
+const char *db_codec_name(enum db_codec c);
+/* Do rtp_port_min lo and rtp_port_max hi hold an even RTP port and the RTCP
+ * port after it? */
+bool db_rtp_range_ok(unsigned lo, unsigned hi);
 /* sip_realm, or "pbx" when missing or unusable (logged). */
 int db_setting_realm(sqlite3 *db, char out[DB_REALM_MAX + 1]);
 /* Every row, ordered by key; cb returning non-zero stops and is returned.

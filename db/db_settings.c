@@ -12,8 +12,9 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-enum setting_kind { SET_INT, SET_REALM, SET_NETS, SET_HEX32, SET_ALGS, SET_HOST, SET_TLS, SET_EMAIL, SET_CRED, SET_PATH };
+enum setting_kind { SET_INT, SET_REALM, SET_NETS, SET_HEX32, SET_ALGS, SET_HOST, SET_TLS, SET_EMAIL, SET_CRED, SET_PATH, SET_PORT, SET_CODECS };
 
 /* Bytes of an SMTP user name or password (smtp.h's SMTP_CRED_MAX). */
 #define SETTING_CRED_MAX 255
@@ -44,7 +45,54 @@ static const struct setting_rule {
 	{ "smtp_password", SET_CRED, 0, 0 },
 	{ "smtp_from", SET_EMAIL, 0, 0 },
 	{ "smtp_ca_file", SET_PATH, 0, 0 },
+	/* Applied to the running daemon (pbx/core_net.c); "" = as pbxd was
+	 * started (--sip-listen, --rtp-ports). */
+	{ "sip_port", SET_PORT, 1, 65535 },
+	{ "rtp_port_min", SET_PORT, 1024, 65535 },
+	{ "rtp_port_max", SET_PORT, 1024, 65535 },
+	{ "codec_order", SET_CODECS, 0, 0 },
 };
+
+static const char *const codec_names[DB_CODEC_COUNT] = { "opus", "PCMU", "PCMA" };
+
+const char *db_codec_name(enum db_codec c)
+{
+	return (unsigned)c < DB_CODEC_COUNT ? codec_names[c] : "";
+}
+
+bool db_rtp_range_ok(unsigned lo, unsigned hi)
+{
+	unsigned first = lo + (lo & 1u);
+	return lo >= 1024 && hi <= 65535 && first + 1 <= hi;
+}
+
+int db_codec_order_parse(const char *s, enum db_codec out[DB_CODEC_COUNT], size_t *n)
+{
+	*n = 0;
+	const char *p = s;
+	for (;;) {
+		size_t len = strcspn(p, ",");
+		while (len && p[0] == ' ') {
+			p++;
+			len--;
+		}
+		while (len && p[len - 1] == ' ')
+			len--;
+		size_t i = 0;
+		while (i < DB_CODEC_COUNT && !(strlen(codec_names[i]) == len && strncasecmp(p, codec_names[i], len) == 0))
+			i++;
+		if (i == DB_CODEC_COUNT)
+			return EINVAL;
+		for (size_t j = 0; j < *n; j++)
+			if (out[j] == (enum db_codec)i)
+				return EINVAL;
+		out[(*n)++] = (enum db_codec)i; /* distinct, so at most DB_CODEC_COUNT */
+		p += strcspn(p, ",");
+		if (!*p)
+			return 0;
+		p++;
+	}
+}
 
 static bool setting_parse_long(const char *s, long *out)
 {
@@ -163,6 +211,25 @@ int db_setting_validate(const char *key, const char *value, char *err, size_t er
 			return EINVAL;
 		}
 		return 0;
+	case SET_PORT: {
+		long v;
+		if (vlen && (!setting_parse_long(value, &v) || v < r->min || v > r->max)) {
+			snprintf(err, errcap, "%s: a port from %ld to %ld, or empty (as pbxd was started)", key,
+				 r->min, r->max);
+			return EINVAL;
+		}
+		return 0;
+	}
+	case SET_CODECS: {
+		enum db_codec c[DB_CODEC_COUNT];
+		size_t n;
+		if (db_codec_order_parse(value, c, &n) != 0) {
+			snprintf(err, errcap, "%s: opus, PCMU and PCMA in the order wanted, comma separated, "
+				 "each at most once (those left out are not used)", key);
+			return EINVAL;
+		}
+		return 0;
+	}
 	case SET_HEX32:
 		if (vlen != 64 || strspn(value, "0123456789abcdef") != 64) {
 			snprintf(err, errcap, "%s: 64 lowercase hex digits", key);

@@ -62,6 +62,11 @@ int media_engine_start(struct media_engine **out, const struct media_engine_cfg 
 /* Stop and join the threads, close every leg (no events; recordings going
  * on, and those in RECORD_DONE events never taken, are freed). NULL is fine. */
 void media_engine_stop(struct media_engine *me);
+/* New legs take their ports from [lo, hi] from now on; legs that have
+ * ports keep them. The core's thread only (like media_leg_new). 0, EINVAL
+ * (no even/odd pair in the range). */
+int media_engine_set_ports(struct media_engine *me, uint16_t lo, uint16_t hi);
+void media_engine_ports(const struct media_engine *me, uint16_t *lo, uint16_t *hi);
 
 /* ---- legs ---- */
 

@@ -191,13 +191,43 @@ out:
 	return 0;
 }
 
+/* An even RTP port and its RTCP port fit in [lo, hi]. */
+static bool port_range_ok(uint32_t lo, uint32_t hi)
+{
+	uint32_t first = lo + (lo & 1u);
+	return lo != 0 && hi <= 65535 && first + 1 <= hi;
+}
+
+static void port_range_set(struct media_engine *me, uint16_t lo, uint16_t hi, uint32_t start)
+{
+	me->port_lo = lo;
+	me->port_hi = hi;
+	me->port_first = lo + (lo & 1u);
+	me->npairs = (hi - me->port_first - 1) / 2 + 1;
+	me->port_cursor = start % me->npairs;
+}
+
+int media_engine_set_ports(struct media_engine *me, uint16_t lo, uint16_t hi)
+{
+	if (!me || !port_range_ok(lo, hi))
+		return EINVAL;
+	if (lo != me->port_lo || hi != me->port_hi)
+		port_range_set(me, lo, hi, (uint32_t)media_now_ns() / 1000u);
+	return 0;
+}
+
+void media_engine_ports(const struct media_engine *me, uint16_t *lo, uint16_t *hi)
+{
+	*lo = me->port_lo;
+	*hi = me->port_hi;
+}
+
 int media_engine_start(struct media_engine **out, const struct media_engine_cfg *cfg)
 {
 	if (!out || !cfg)
 		return EINVAL;
 	*out = NULL;
-	uint32_t first = cfg->port_lo + (cfg->port_lo & 1u);
-	if (cfg->port_lo == 0 || cfg->port_hi < cfg->port_lo || first > cfg->port_hi)
+	if (!port_range_ok(cfg->port_lo, cfg->port_hi))
 		return EINVAL;
 	unsigned n = cfg->threads;
 	if (n == 0) {
@@ -214,13 +244,11 @@ int media_engine_start(struct media_engine **out, const struct media_engine_cfg 
 		return ENOMEM;
 	me->cfg = *cfg;
 	me->cfg.threads = n;
-	me->port_first = first;
-	me->npairs = (cfg->port_hi - first) / 2 + 1;
 	me->ev_fd = -1;
 	uint32_t rnd[2] = { 0, 0 };
 	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
 		rnd[0] = rnd[1] = (uint32_t)media_now_ns();
-	me->port_cursor = rnd[0] % me->npairs; /* a restart does not reuse the last ports first */
+	port_range_set(me, cfg->port_lo, cfg->port_hi, rnd[0]); /* a restart does not reuse the last ports first */
 	snprintf(me->cname, sizeof me->cname, "pbx-%08x", rnd[1]);
 	me->id_next = 1;
 	me->cfg.prompt_dir = NULL; /* the caller's string, read only here */

@@ -437,6 +437,8 @@ struct media_engine {
 	int ev_fd;                  /* eventfd: events wait (media_event_fd) */
 	char cname[32];             /* RTCP SDES CNAME, one per engine */
 	/* core side */
+	/* RTP ports for new legs (media_engine_set_ports); the core's thread's */
+	uint16_t port_lo, port_hi;
 	uint32_t port_first;        /* first even port */
 	uint32_t npairs;
 	uint32_t port_cursor;

@@ -617,7 +617,8 @@ static void route_to(struct core *c, struct call *call, const struct config_ext 
 			: call_media_fork_offer(c, call, c->sdp_tmp[0]);
 	}
 	if (orc != 0) {
-		call_fail(c, call, 500, "failed", NULL);
+		/* ENOTSUP: none of the caller's codecs is one codec_order allows */
+		call_fail(c, call, orc == ENOTSUP ? 488 : 500, "failed", NULL);
 		return;
 	}
 	unsigned n = 0;
@@ -1420,6 +1421,26 @@ struct call *call_by_id(struct core *c, uint64_t id)
 		if (call->id == id)
 			return call;
 	return NULL;
+}
+
+static bool leg_uses_port(const struct leg *l, int family, uint16_t port)
+{
+	const struct sockaddr_storage *a = &l->dlg.dest.local;
+	return a->ss_family == family && sip_addr_port(a) == port;
+}
+
+bool calls_use_port(const struct core *c, int family, uint16_t port)
+{
+	for (const struct call *call = c->calls->list; call; call = call->next) {
+		if (call->ended)
+			continue;
+		if ((call->a && leg_uses_port(call->a, family, port)) || (call->b && leg_uses_port(call->b, family, port)))
+			return true;
+		for (const struct leg *f = call->forks; f; f = f->next_fork)
+			if (leg_uses_port(f, family, port))
+				return true;
+	}
+	return false;
 }
 
 int calls_hangup(struct core *c, uint64_t id)

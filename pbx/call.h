@@ -209,6 +209,9 @@ struct live_call;
 size_t calls_list(struct core *c, struct live_call *out, size_t max, size_t *total);
 /* Hang up a call by id: 0 or ENOENT. */
 int calls_hangup(struct core *c, uint64_t id);
+/* Does a call in progress talk to a phone through a listen address of this
+ * family and port (its requests and ours go there)? */
+bool calls_use_port(const struct core *c, int family, uint16_t port);
 
 /* call.c helpers shared with call_refer.c */
 struct call *call_create(struct core *c);
@@ -278,7 +281,8 @@ void call_slot_free(struct core *c, struct media_slot *ms);
 void call_slot_release(struct core *c, struct media_slot *ms);
 /* Statistics of the slot go to another call from now on (transfers). */
 void call_slot_move(struct media_slot *ms, struct call *to, int side);
-/* Our offer for the callee side, from the caller's offer (in leg A's INVITE). */
+/* Our offer for the callee side, from the caller's offer (in leg A's INVITE).
+ * ENOTSUP: the caller offers no codec that codec_order allows (488). */
 int call_media_fork_offer(struct core *c, struct call *call, const struct sdp_session *a_offer);
 /* The callee answered: apply its answer, answer the caller, bridge.
  * Writes leg A's answer into *sdp (malloc'd). 0 or a SIP status to give up with. */

@@ -2,10 +2,13 @@
  * call_media.c: offer/answer for the B2BUA's legs and what the media engine
  * is told about them.
  *
- * The callee side is offered the caller's codecs first, in the caller's
- * order, then every other codec we do: when the callee picks one the caller
+ * The callee side is offered the caller's codecs first, then every other
+ * codec we do, each group in the order of the setting codec_order (codecs
+ * it leaves out are never used): when the callee picks one the caller
  * offered, the caller is answered with that same codec and the engine
  * forwards packets untouched (the fast path); otherwise it transcodes.
+ * Calls the PBX answers itself take the first of codec_order the phone
+ * offers.
  */
 #include "core_priv.h"
 
@@ -20,8 +23,10 @@
 #include "db.h"
 #include "log.h"
 
-static const enum sdp_codec our_codecs[] = { SDP_CODEC_OPUS, SDP_CODEC_PCMU, SDP_CODEC_PCMA };
-#define N_OUR_CODECS (sizeof our_codecs / sizeof our_codecs[0])
+/* The codecs of db.h's codec_order as the SDP code knows them. */
+static const enum sdp_codec codec_of[DB_CODEC_COUNT] = {
+	[DB_CODEC_OPUS] = SDP_CODEC_OPUS, [DB_CODEC_PCMU] = SDP_CODEC_PCMU, [DB_CODEC_PCMA] = SDP_CODEC_PCMA,
+};
 
 int call_sdp_parse(const struct sip_msg *m, struct sdp_session *s)
 {
@@ -160,9 +165,18 @@ static void local_init(struct sdp_local *l, const struct media_slot *ms)
 	l->ptime = 20;
 }
 
-static void local_add(struct sdp_local *l, enum sdp_codec codec)
+static bool codec_allowed(const struct config *cfg, enum sdp_codec codec)
 {
-	if (codec == SDP_CODEC_UNKNOWN || codec == SDP_CODEC_TEL_EVENT || l->ncodecs >= SDP_MAX_CODECS)
+	for (size_t i = 0; i < cfg->ncodecs; i++)
+		if (codec_of[cfg->codecs[i]] == codec)
+			return true;
+	return false;
+}
+
+/* Add codec when the codec_order setting allows it. */
+static void local_add(const struct config *cfg, struct sdp_local *l, enum sdp_codec codec)
+{
+	if (!codec_allowed(cfg, codec) || l->ncodecs >= SDP_MAX_CODECS)
 		return;
 	for (size_t i = 0; i < l->ncodecs; i++)
 		if (l->codecs[i] == codec)
@@ -170,10 +184,22 @@ static void local_add(struct sdp_local *l, enum sdp_codec codec)
 	l->codecs[l->ncodecs++] = codec;
 }
 
-static void local_add_ours(struct sdp_local *l)
+/* Every codec of codec_order, in its order (after those added before). */
+static void local_add_ours(const struct config *cfg, struct sdp_local *l)
 {
-	for (size_t i = 0; i < N_OUR_CODECS; i++)
-		local_add(l, our_codecs[i]);
+	for (size_t i = 0; i < cfg->ncodecs; i++)
+		local_add(cfg, l, codec_of[cfg->codecs[i]]);
+}
+
+/* The codecs of offer m that codec_order allows, in codec_order's order:
+ * offered to the other side first so that it can pick one the offerer
+ * has too (no transcoding). */
+static void local_add_offered(const struct config *cfg, struct sdp_local *l, const struct sdp_media *m)
+{
+	for (size_t i = 0; i < cfg->ncodecs; i++)
+		for (size_t j = 0; j < m->nfmt; j++)
+			if (sdp_fmt_codec(&m->fmt[j]) == codec_of[cfg->codecs[i]])
+				local_add(cfg, l, codec_of[cfg->codecs[i]]);
 }
 
 static const struct sdp_media *first_audio(const struct sdp_session *s)
@@ -253,22 +279,23 @@ static int dup_buf(const struct sip_buf *b, char **out, size_t *len)
 
 int call_media_fork_offer(struct core *c, struct call *call, const struct sdp_session *a_offer)
 {
-	(void)c;
+	const struct config *cfg = c->cfg;
 	struct sdp_local l;
 	local_init(&l, call->fork_ms);
 	const struct sdp_media *am = a_offer ? first_audio(a_offer) : NULL;
 	bool a_srtp = false;
 	if (!a_offer && call->a->ms->params_set) {
 		/* A transfer: the caller side is connected already; offer its codec first. */
-		local_add(&l, call->a->ms->params.codec);
+		local_add(cfg, &l, call->a->ms->params.codec);
 		a_srtp = call->a->ms->params.srtp;
 	}
 	if (am) {
-		for (size_t i = 0; i < am->nfmt; i++)
-			local_add(&l, sdp_fmt_codec(&am->fmt[i]));
+		local_add_offered(cfg, &l, am);
+		if (l.ncodecs == 0)
+			return ENOTSUP; /* the caller could not be answered whatever the callee takes */
 		a_srtp = am->proto_id == SDP_PROTO_RTP_SAVP || am->ncrypto > 0;
 	}
-	local_add_ours(&l);
+	local_add_ours(cfg, &l);
 	if (a_offer && call->vid[1] && call_sdp_video(a_offer)) {
 		/* The caller's video m-line, offered on our relay port. */
 		l.video_port = call->vid[1]->port;
@@ -322,8 +349,8 @@ int call_media_answered(struct core *c, struct call *call, struct leg *b, const 
 	l.addr = call->a->ms->addr;
 	l.audio_port = call->a->ms->port;
 	l.local_order = true;
-	local_add(&l, bm->codec);
-	local_add_ours(&l);
+	local_add(c->cfg, &l, bm->codec);
+	local_add_ours(c->cfg, &l);
 	l.srtp = codec_pref_srtp(call->caller);
 	const struct sdp_neg_media *bv = NULL;
 	for (size_t i = 0; i < bneg.nmedia; i++)
@@ -384,11 +411,11 @@ int call_media_answer_local(struct core *c, struct leg *l, const struct sdp_sess
 	struct sdp_local loc;
 	struct sdp_neg neg;
 	local_init(&loc, l->ms);
-	if (l->ms->params_set && l->ms->params.codec != SDP_CODEC_UNKNOWN) {
-		loc.local_order = true;
-		local_add(&loc, l->ms->params.codec);
-	}
-	local_add_ours(&loc);
+	/* The codec in use first (a re-INVITE keeps it), then codec_order's. */
+	loc.local_order = true;
+	if (l->ms->params_set && l->ms->params.codec != SDP_CODEC_UNKNOWN)
+		local_add(c->cfg, &loc, l->ms->params.codec);
+	local_add_ours(c->cfg, &loc);
 	loc.srtp = codec_pref_srtp(l->ext);
 	if (l->holding_peer)
 		loc.dir = SDP_DIR_SENDONLY;
@@ -417,12 +444,11 @@ int call_media_answer_local(struct core *c, struct leg *l, const struct sdp_sess
 
 int call_media_reoffer(struct core *c, struct leg *l, enum sdp_dir dir, char **sdp, size_t *sdp_len)
 {
-	(void)c;
 	struct sdp_local loc;
 	local_init(&loc, l->ms);
 	if (l->ms->params_set)
-		local_add(&loc, l->ms->params.codec);
-	local_add_ours(&loc);
+		local_add(c->cfg, &loc, l->ms->params.codec);
+	local_add_ours(c->cfg, &loc);
 	loc.srtp = l->ms->params.srtp ? SDP_SRTP_REQUIRED : SDP_SRTP_OFF;
 	if (l->ms->params.srtp && !(l->ext && (l->ext->flags & EXT_F_REQUIRE_SRTP)))
 		loc.srtp = SDP_SRTP_OPTIONAL;

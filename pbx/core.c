@@ -374,6 +374,7 @@ static void apply_config(struct core *c)
 			c->cfg->ban_allow);
 	core_auth_apply_config(c);
 	core_register_apply_config(c);
+	core_net_apply(c);
 }
 
 static bool ext_exists(void *ctx, const char *aor)
@@ -428,14 +429,8 @@ int core_new(struct core **out, const struct core_opts *o, sqlite3 *db, struct c
 	struct sip_transport_cfg tcfg = { .trace = o->sip_trace };
 	if ((err = sip_transport_new(&c->tp, &c->loop, &c->th, &tcfg, on_message, c)) != 0)
 		goto fail;
-	for (unsigned i = 0; i < o->nsip; i++) {
-		char a[SIP_ADDRSTR_MAX];
-		if ((err = sip_transport_listen(c->tp, &o->sip[i])) != 0) {
-			log_err("sip: cannot listen on %s: %s", sip_addr_str(&o->sip[i], a, sizeof a),
-				strerror(err));
-			goto fail;
-		}
-	}
+	if ((err = core_net_start(c, o)) != 0)
+		goto fail;
 	static const struct sip_txn_ops ops = {
 		.send = txn_send,
 		.on_request = on_request,
@@ -559,6 +554,7 @@ void core_free(struct core *c)
 	}
 	sip_txn_layer_free(c->txl);
 	core_message_free_all(c);
+	core_net_free(c);
 	sip_transport_free(c->tp);
 	digest_nonces_free(c->nonces);
 	throttle_free(c->thr);

@@ -37,6 +37,9 @@ int core_new(struct core **out, const struct core_opts *o, sqlite3 *db, struct c
  * *ready is true while the loop runs (GET /healthz reads it). */
 int core_run(struct core *c, atomic_bool *ready);
 void core_free(struct core *c);
+/* The SIP listen addresses in use (ports filled in), up to max; the core's
+ * thread, or before core_run. */
+size_t core_sip_listening(struct core *c, struct sockaddr_storage *out, size_t max);
 
 /* How the web admin asks this core for live state (valid until core_free;
  * stop the HTTP server before freeing the core). */

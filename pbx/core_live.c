@@ -27,7 +27,7 @@
 
 enum live_kind {
 	LIVE_REGS, LIVE_BANS, LIVE_BAN_LIFT, LIVE_CALLS, LIVE_CALL_HANGUP, LIVE_STATS,
-	LIVE_CONF_MEMBERS, LIVE_CONF_MUTE, LIVE_CONF_KICK, LIVE_CONF_LOCK,
+	LIVE_CONF_MEMBERS, LIVE_CONF_MUTE, LIVE_CONF_KICK, LIVE_CONF_LOCK, LIVE_NET,
 };
 
 struct live_query {
@@ -141,6 +141,11 @@ static void answer(struct core *c, struct live_query *q)
 		q->result = 0;
 		break;
 	}
+	case LIVE_NET:
+		core_net_describe(c, q->out);
+		q->n = 1;
+		q->result = 0;
+		break;
 	case LIVE_CONF_MEMBERS:
 		q->n = conf_admin_list(c, q->out, q->max, &q->total);
 		q->result = 0;
@@ -320,6 +325,11 @@ static int ops_stats(void *ctx, struct live_stats *out)
 	return ask(ctx, LIVE_STATS, NULL, out, sizeof *out, 1, NULL, NULL);
 }
 
+static int ops_net(void *ctx, struct live_net *out)
+{
+	return ask(ctx, LIVE_NET, NULL, out, sizeof *out, 1, NULL, NULL);
+}
+
 static void ops_config_changed(void *ctx)
 {
 	struct core_live *l = ctx;
@@ -388,6 +398,7 @@ void core_live_ops(struct core *c, struct live_ops *ops)
 	ops->calls = ops_calls;
 	ops->call_hangup = ops_call_hangup;
 	ops->stats = ops_stats;
+	ops->net = ops_net;
 	ops->conf_members = ops_conf_members;
 	ops->conf_mute = ops_conf_mute;
 	ops->conf_kick = ops_conf_kick;

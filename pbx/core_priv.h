@@ -55,6 +55,12 @@ struct core {
 	struct core_mwi *mwi;   /* message waiting: counts and subscriptions (core_mwi.c) */
 	struct vm_store *vm;     /* voicemail worker (vm_store.c); NULL when it could not start */
 	struct loop_watch vm_w;
+	struct core_net {     /* core_net.c */
+		struct sockaddr_storage started[CORE_MAX_LISTEN]; /* --sip-listen */
+		unsigned nstarted;
+		uint16_t rtp_lo, rtp_hi; /* --rtp-ports */
+		struct timer drain;      /* closes old SIP ports no call uses any more */
+	} net;
 	uint64_t now_ms;     /* monotonic, refreshed each loop iteration */
 	char realm[64];
 	struct core_stats st;
@@ -83,6 +89,16 @@ void core_auth_apply_config(struct core *c);
 /* core_live.c */
 int core_live_init(struct core *c);
 void core_live_free(struct core *c);
+
+/* core_net.c */
+/* Open the SIP ports: the --sip-listen addresses, on the setting sip_port
+ * when set (as started when that port cannot be opened). */
+int core_net_start(struct core *c, const struct core_opts *o);
+/* After a config change: SIP port and RTP ports as the settings say. */
+void core_net_apply(struct core *c);
+void core_net_free(struct core *c);
+struct live_net;
+void core_net_describe(struct core *c, struct live_net *out);
 
 /* core_message.c */
 void core_message(struct core *c, struct sip_txn *st, const struct sip_msg *req, const struct sip_dest *src);

@@ -70,8 +70,9 @@ static int parse_rtp(const char *s, struct pbxd_opts *o)
 {
 	unsigned lo, hi;
 	char tail;
-	if (sscanf(s, "%u-%u%c", &lo, &hi, &tail) != 2 || lo < 1024 || hi > 65535 || lo >= hi) {
-		fprintf(stderr, "pbxd: --rtp-ports wants LO-HI within 1024-65535, got '%s'\n", s);
+	if (sscanf(s, "%u-%u%c", &lo, &hi, &tail) != 2 || !db_rtp_range_ok(lo, hi)) {
+		fprintf(stderr, "pbxd: --rtp-ports wants LO-HI within 1024-65535 holding an even port and "
+			"the one after it, got '%s'\n", s);
 		return EINVAL;
 	}
 	o->rtp_lo = lo;
@@ -206,11 +207,9 @@ static void random_password(char *out, size_t len)
 /* Print where a listen address can be reached: itself, or for a wildcard
  * every non-loopback address of that family (what a phone or a browser on
  * the office network would use), between pre and post. */
-static void print_reachable(const char *listen, uint16_t defport, const char *pre, const char *post)
+static void print_reachable(const struct sockaddr_storage *addr, const char *pre, const char *post)
 {
-	struct sockaddr_storage ss;
-	if (sip_addr_parse(listen, defport, &ss) != 0)
-		return;
+	struct sockaddr_storage ss = *addr;
 	bool wildcard = (ss.ss_family == AF_INET && ((struct sockaddr_in *)&ss)->sin_addr.s_addr == 0) ||
 			(ss.ss_family == AF_INET6 &&
 			 IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->sin6_addr));
@@ -474,9 +473,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	printf("pbxd ready.\n");
-	for (unsigned i = 0; i < o.nsip; i++)
-		print_reachable(o.sip_listen[i], 5060, "  SIP server for phones: ", " (UDP and TCP)");
-	print_reachable(o.http_listen, 8080, https ? "  Web admin: https://" : "  Web admin: http://", "/");
+	/* Where the core listens: the setting sip_port may differ from --sip-listen. */
+	struct sockaddr_storage sip_open[CORE_MAX_LISTEN];
+	size_t nopen = core_sip_listening(core, sip_open, CORE_MAX_LISTEN);
+	for (size_t i = 0; i < nopen; i++)
+		print_reachable(&sip_open[i], "  SIP server for phones: ", " (UDP and TCP)");
+	print_reachable(&http_addr, https ? "  Web admin: https://" : "  Web admin: http://", "/");
 	if (https) {
 		printf("  Web admin certificate SHA-256 fingerprint: %s\n", fingerprint);
 		log_notice("https: certificate %s, SHA-256 fingerprint %s", tls.cert, fingerprint);

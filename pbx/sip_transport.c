@@ -20,7 +20,9 @@
 
 #define UDP_BATCH 32
 #define UDP_BUFSZ 65536
-#define MAX_LISTEN 8
+/* Listen addresses: the configured ones and, after a port change, the old
+ * ones still draining (sip_transport_set_draining). */
+#define MAX_LISTEN SIP_TRANSPORT_MAX_LISTEN
 #define TCP_RBUF_MAX (SIP_MAX_MSG + 1)
 #define TCP_WBUF_MAX (1 << 20) /* queued output per connection before we give up on it */
 
@@ -29,6 +31,8 @@ struct udp_sock {
 	struct sip_transport *t;
 	struct sockaddr_storage bound;
 	bool wildcard;
+	bool used;     /* this slot (and tcp[] of the same index) is open */
+	bool draining; /* kept for what is already set up through it; not chosen otherwise */
 };
 
 struct tcp_listener {
@@ -62,8 +66,7 @@ struct sip_transport {
 	sip_transport_msg_h on_msg;
 	void *ctx;
 	struct udp_sock udp[MAX_LISTEN];
-	struct tcp_listener tcp[MAX_LISTEN];
-	unsigned nlisten;
+	struct tcp_listener tcp[MAX_LISTEN]; /* slots never move: epoll holds their addresses */
 	struct tcp_conn *conns[CONN_HASH];
 	size_t nconns;
 	uint64_t next_conn_id;
@@ -155,21 +158,23 @@ static void udp_readable(struct loop_watch *w, uint32_t events)
 
 static struct udp_sock *udp_for(struct sip_transport *t, const struct sockaddr_storage *local)
 {
-	struct udp_sock *fallback = NULL;
-	for (unsigned i = 0; i < t->nlisten; i++) {
+	/* The socket bound to local; else the wildcard one on its port; else
+	 * any of its family, one not draining first. */
+	struct udp_sock *wild = NULL, *any = NULL;
+	for (unsigned i = 0; i < MAX_LISTEN; i++) {
 		struct udp_sock *u = &t->udp[i];
-		if (u->bound.ss_family != local->ss_family)
+		if (!u->used || u->bound.ss_family != local->ss_family)
 			continue;
 		if (sip_addr_port(&u->bound) == sip_addr_port(local)) {
 			if (!u->wildcard && sip_addr_equal(&u->bound, local))
 				return u;
-			if (u->wildcard)
-				fallback = u;
+			if (u->wildcard && !wild)
+				wild = u;
 		}
-		if (!fallback)
-			fallback = u;
+		if (!any || (any->draining && !u->draining))
+			any = u;
 	}
-	return fallback;
+	return wild ? wild : any;
 }
 
 static int udp_send(struct sip_transport *t, const struct sip_dest *dst, const char *buf, size_t len)
@@ -178,11 +183,11 @@ static int udp_send(struct sip_transport *t, const struct sip_dest *dst, const c
 	if (dst->local.ss_family)
 		u = udp_for(t, &dst->local);
 	if (!u) {
-		for (unsigned i = 0; i < t->nlisten; i++)
-			if (t->udp[i].bound.ss_family == dst->peer.ss_family) {
-				u = &t->udp[i];
-				break;
-			}
+		for (unsigned i = 0; i < MAX_LISTEN; i++) {
+			struct udp_sock *c = &t->udp[i];
+			if (c->used && c->bound.ss_family == dst->peer.ss_family && (!u || (u->draining && !c->draining)))
+				u = c;
+		}
 	}
 	if (!u)
 		return EAFNOSUPPORT;
@@ -474,6 +479,17 @@ static void tcp_accept(struct loop_watch *w, uint32_t events)
 
 /* ---------------------------------------------------------------- setup */
 
+/* Close listen slot i (UDP socket and TCP listener; accepted connections
+ * stay until they end on their own). */
+static void slot_close(struct sip_transport *t, unsigned i)
+{
+	loop_del(t->loop, &t->udp[i].w);
+	loop_del(t->loop, &t->tcp[i].w);
+	close(t->udp[i].w.fd);
+	close(t->tcp[i].w.fd);
+	t->udp[i].used = t->udp[i].draining = false;
+}
+
 static bool addr_is_wildcard(const struct sockaddr_storage *a)
 {
 	if (a->ss_family == AF_INET)
@@ -485,7 +501,10 @@ static bool addr_is_wildcard(const struct sockaddr_storage *a)
 
 int sip_transport_listen(struct sip_transport *t, const struct sockaddr_storage *addr)
 {
-	if (t->nlisten >= MAX_LISTEN)
+	unsigned slot = 0;
+	while (slot < MAX_LISTEN && t->udp[slot].used)
+		slot++;
+	if (slot == MAX_LISTEN)
 		return ENOSPC;
 	int fam = addr->ss_family, one = 1, err;
 	int ufd = socket(fam, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -521,21 +540,28 @@ int sip_transport_listen(struct sip_transport *t, const struct sockaddr_storage 
 		close(tfd);
 		return err;
 	}
-	struct udp_sock *u = &t->udp[t->nlisten];
-	struct tcp_listener *l = &t->tcp[t->nlisten];
+	struct udp_sock *u = &t->udp[slot];
+	struct tcp_listener *l = &t->tcp[slot];
+	*u = (struct udp_sock){ .t = t };
+	*l = (struct tcp_listener){ .t = t };
 	u->t = t;
 	l->t = t;
 	socklen_t len = sizeof u->bound;
 	getsockname(ufd, (struct sockaddr *)&u->bound, &len);
 	l->bound = u->bound;
 	u->wildcard = addr_is_wildcard(&u->bound);
-	if ((err = loop_add(t->loop, &u->w, ufd, EPOLLIN, udp_readable)) != 0 ||
-	    (err = loop_add(t->loop, &l->w, tfd, EPOLLIN, tcp_accept)) != 0) {
+	if ((err = loop_add(t->loop, &u->w, ufd, EPOLLIN, udp_readable)) != 0) {
 		close(ufd);
 		close(tfd);
 		return err;
 	}
-	t->nlisten++;
+	if ((err = loop_add(t->loop, &l->w, tfd, EPOLLIN, tcp_accept)) != 0) {
+		loop_del(t->loop, &u->w);
+		close(ufd);
+		close(tfd);
+		return err;
+	}
+	u->used = true;
 	char a[SIP_ADDRSTR_MAX];
 	log_notice("sip: listening on %s (udp, tcp)", sip_addr_str(&u->bound, a, sizeof a));
 	return 0;
@@ -578,12 +604,9 @@ void sip_transport_free(struct sip_transport *t)
 				conn_kill(c, "shutdown");
 			sip_transport_reap(t);
 		}
-	for (unsigned i = 0; i < t->nlisten; i++) {
-		loop_del(t->loop, &t->udp[i].w);
-		loop_del(t->loop, &t->tcp[i].w);
-		close(t->udp[i].w.fd);
-		close(t->tcp[i].w.fd);
-	}
+	for (unsigned i = 0; i < MAX_LISTEN; i++)
+		if (t->udp[i].used)
+			slot_close(t, i);
 	free(t->bufs);
 	free(t);
 }
@@ -601,7 +624,50 @@ int sip_transport_send(struct sip_transport *t, const struct sip_dest *dst, cons
 
 const struct sockaddr_storage *sip_transport_primary(const struct sip_transport *t)
 {
-	return t->nlisten ? &t->udp[0].bound : NULL;
+	const struct udp_sock *first = NULL;
+	for (unsigned i = 0; i < MAX_LISTEN; i++) {
+		const struct udp_sock *u = &t->udp[i];
+		if (u->used && (!first || (first->draining && !u->draining)))
+			first = u;
+	}
+	return first ? &first->bound : NULL;
+}
+
+static int slot_find(const struct sip_transport *t, const struct sockaddr_storage *bound)
+{
+	for (unsigned i = 0; i < MAX_LISTEN; i++)
+		if (t->udp[i].used && sip_addr_equal(&t->udp[i].bound, bound))
+			return (int)i;
+	return -1;
+}
+
+int sip_transport_unlisten(struct sip_transport *t, const struct sockaddr_storage *bound)
+{
+	int i = slot_find(t, bound);
+	if (i < 0)
+		return ENOENT;
+	char a[SIP_ADDRSTR_MAX];
+	log_notice("sip: no longer listening on %s", sip_addr_str(bound, a, sizeof a));
+	slot_close(t, (unsigned)i);
+	return 0;
+}
+
+int sip_transport_set_draining(struct sip_transport *t, const struct sockaddr_storage *bound, bool draining)
+{
+	int i = slot_find(t, bound);
+	if (i < 0)
+		return ENOENT;
+	t->udp[i].draining = draining;
+	return 0;
+}
+
+size_t sip_transport_listening(const struct sip_transport *t, struct sip_listen_info *out, size_t max)
+{
+	size_t n = 0;
+	for (unsigned i = 0; i < MAX_LISTEN && n < max; i++)
+		if (t->udp[i].used)
+			out[n++] = (struct sip_listen_info){ t->udp[i].bound, t->udp[i].draining };
+	return n;
 }
 
 bool sip_transport_conn_alive(const struct sip_transport *t, uint64_t conn_id)

@@ -15,6 +15,7 @@
 #ifndef PBX_SIP_TRANSPORT_H
 #define PBX_SIP_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,10 @@
 #include "timer_heap.h"
 
 struct sip_transport;
+
+/* Listen addresses open at once: the configured ones and, after a port
+ * change, the old ones still draining. */
+#define SIP_TRANSPORT_MAX_LISTEN 16
 
 /* One complete message (a datagram, or one framed message from a stream).
  * buf is valid only during the call. */
@@ -43,6 +48,21 @@ void sip_transport_free(struct sip_transport *t);
 /* Open UDP and TCP on addr. Returns 0 or an errno (EADDRINUSE ...). */
 int sip_transport_listen(struct sip_transport *t, const struct sockaddr_storage *addr);
 
+/* Stop listening on bound (as sip_transport_listening lists it). 0, ENOENT. */
+int sip_transport_unlisten(struct sip_transport *t, const struct sockaddr_storage *bound);
+
+/* A draining listen address still receives and still sends for what was
+ * set up through it, but is neither the primary nor the socket chosen for
+ * a destination that names none of ours. 0, ENOENT. */
+int sip_transport_set_draining(struct sip_transport *t, const struct sockaddr_storage *bound, bool draining);
+
+struct sip_listen_info {
+	struct sockaddr_storage bound; /* port filled in */
+	bool draining;
+};
+/* The open listen addresses, up to max into out; how many were copied. */
+size_t sip_transport_listening(const struct sip_transport *t, struct sip_listen_info *out, size_t max);
+
 /* Send buf to dst: UDP from dst->local when set; TCP on dst->conn_id (no new
  * outgoing connections yet: ENOTCONN when it is gone). */
 int sip_transport_send(struct sip_transport *t, const struct sip_dest *dst, const char *buf,
@@ -51,7 +71,8 @@ int sip_transport_send(struct sip_transport *t, const struct sip_dest *dst, cons
 /* Close connections whose close was deferred; call after each loop batch. */
 void sip_transport_reap(struct sip_transport *t);
 
-/* The first listen address, for building Via and Contact of our requests. */
+/* The first listen address not draining, for building Via and Contact of
+ * our requests. */
 const struct sockaddr_storage *sip_transport_primary(const struct sip_transport *t);
 
 /* Is TCP connection id still open? */

@@ -1,6 +1,6 @@
 /*
- * api_admin.c: the smaller resources: settings, administrators and
- * conference rooms. The live views asked of the core are in api_live.c.
+ * api_admin.c: the smaller resources: administrators and conference rooms
+ * (settings are in api_settings.c). The live views asked of the core are in api_live.c.
  */
 #include "api.h"
 
@@ -11,122 +11,6 @@
 
 #include "db.h"
 #include "log.h"
-
-/* ---- settings ----------------------------------------------------------------- */
-
-/* Keys that are never shown nor set over HTTP. */
-static bool setting_secret(const char *key)
-{
-	return strcmp(key, "nonce_key") == 0;
-}
-
-/* Written here, never read back: listed as "" so a form can offer to set it. */
-static bool setting_write_only(const char *key)
-{
-	return strcmp(key, "smtp_password") == 0;
-}
-
-static int settings_collect(void *ctx, const char *key, const char *value)
-{
-	if (setting_write_only(key))
-		json_object_set_new(ctx, key, api_jstr(""));
-	else if (!setting_secret(key))
-		json_object_set_new(ctx, key, api_jstr(value));
-	return 0;
-}
-
-/* Settings without a default are stored only once set; list them empty
- * so the Settings page offers them (the voicemail email relay). */
-static void settings_optional(json_t *o)
-{
-	static const char *const keys[] = { "smtp_host", "smtp_port", "smtp_tls", "smtp_user",
-					    "smtp_password", "smtp_from", "smtp_ca_file" };
-	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-		if (!json_object_get(o, keys[i]))
-			json_object_set_new(o, keys[i], api_jstr(""));
-}
-
-int api_settings_get(struct api_req *r)
-{
-	sqlite3 *db;
-	if (api_db(r, &db) != 0)
-		return 0;
-	json_t *o = json_object();
-	int rc = o ? db_setting_list(db, settings_collect, o) : ENOMEM;
-	if (rc != 0) {
-		json_decref(o);
-		return api_error_db(r, rc, NULL);
-	}
-	settings_optional(o);
-	return api_reply_json(r, 200, o);
-}
-
-int api_settings_patch(struct api_req *r)
-{
-	enum { MAXV = 64 };
-	const char *keys[MAXV];
-	char *vals[MAXV];
-	size_t n = 0;
-	char err[256];
-	const char *key;
-	json_t *val;
-	int ret = 0;
-	if (json_object_size(r->json) == 0)
-		return api_error(r, 400, NULL, "no settings given");
-	if (json_object_size(r->json) > MAXV)
-		return api_error(r, 400, NULL, "at most %d settings at once", MAXV);
-	/* Check everything before writing anything. */
-	json_object_foreach(r->json, key, val) {
-		char k[DB_SETTING_KEY_MAX + 1];
-		snprintf(k, sizeof k, "%s", key);
-		char num[32];
-		const char *v;
-		if (json_is_string(val)) {
-			v = json_string_value(val);
-		} else if (json_is_integer(val)) {
-			snprintf(num, sizeof num, "%lld", (long long)json_integer_value(val));
-			v = num;
-		} else {
-			api_error(r, 400, k, "%s: must be a string or an integer", k);
-			goto out;
-		}
-		if (setting_secret(key)) {
-			api_error(r, 400, k, "%s: cannot be changed here", k);
-			goto out;
-		}
-		if (db_setting_validate(key, v, err, sizeof err) != 0) {
-			/* db_setting_validate names the key first. */
-			api_error(r, 400, k, "%s", err);
-			goto out;
-		}
-		if (!(vals[n] = strdup(v))) {
-			ret = ENOMEM;
-			goto out;
-		}
-		keys[n++] = key;
-	}
-	sqlite3 *db;
-	if (api_db(r, &db) != 0)
-		goto out;
-	int rc = db_begin(db);
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = db_setting_set(db, keys[i], vals[i], err, sizeof err);
-	if (rc == 0)
-		rc = db_commit(db);
-	else
-		db_rollback(db);
-	if (rc != 0) {
-		api_error_db(r, rc, err);
-		goto out;
-	}
-	api_changed(r);
-	log_notice("http: %s changed %zu settings", r->sess.user, n);
-	api_settings_get(r);
-out:
-	for (size_t i = 0; i < n; i++)
-		free(vals[i]);
-	return ret;
-}
 
 /* ---- administrators ------------------------------------------------------------ */
 

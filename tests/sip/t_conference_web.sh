@@ -66,33 +66,7 @@ for p in A B C; do
 	check "phone $p registers to pbxd (REGISTER_OK)" phone_wait "$p" REGISTER_OK 10
 done
 
-# ------------------------------------------------------------------ HTTP helpers
-
-BASE=http://127.0.0.1:$HTTP_PORT
-JAR=$WORK/cookies
-CSRF=""
-# http METHOD PATH [BODY] [CURL ARGS...]: prints the status line "CODE" then the body
-http() {
-	local m=$1 p=$2 body=${3:-} args=()
-	shift 3 2>/dev/null || shift $#
-	[ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
-	curl -s -m 5 -X "$m" -w '\n%{http_code}' "${args[@]}" "$@" "$BASE$p" 2>/dev/null |
-		awk '{ lines[NR] = $0 } END { print lines[NR]; for (i = 1; i < NR; i++) print lines[i] }'
-}
-# api METHOD PATH [BODY]: signed in, with the CSRF token
-api() { http "$1" "$2" "${3:-}" -b "$JAR" -H "X-CSRF-Token: $CSRF"; }
-status_of_resp() { head -1; }
-body_of_resp() { tail -n +2; }
-# jget PY_EXPR: evaluate PY_EXPR on the JSON body read from stdin (as j)
-jget() { python3 -c 'import json, sys; j = json.load(sys.stdin); print(eval(sys.argv[1]))' "$1" 2>/dev/null; }
-
-signin() {
-	local r
-	r=$(http POST /api/v1/session "{\"username\":\"admin\",\"password\":\"$ADMIN_PW\"}" -c "$JAR")
-	[ "$(status_of_resp <<<"$r")" = 201 ] || return 1
-	CSRF=$(body_of_resp <<<"$r" | jget 'j["csrf"]')
-	[ -n "$CSRF" ]
-}
+. "$SIPDIR/web.sh"
 check "sign in to the web admin (201, a CSRF token)" signin
 
 # live: the body of GET /api/v1/rooms/live
@@ -107,7 +81,6 @@ exts_are() { [ "$(member_exts "$1")" = "$2" ]; }
 id_of() { members "$1" | awk -F: -v e="$2" '$1 == e { print $2; exit }'; }
 muted_of() { members "$1" | awk -F: -v e="$2" '$1 == e { print $3; exit }'; }
 room_locked() { live | jget "[r['locked'] for r in j['items'] if r['number'] == '$1'][0]"; }
-code() { status_of_resp; }
 
 # ------------------------------------------------------------------ audio helpers (as t_conference.sh)
 

@@ -162,17 +162,19 @@ async function newPassword() {
 }
 
 async function showCreated(ext, title) {
-  // The phone talks to the same host as this browser. The API does not
-  // tell the SIP port (it is pbxd's --sip-listen), so the default is shown.
+  // The phone talks to the same host as this browser, on the SIP port the
+  // settings list (the one pbxd listens on).
   let domain = location.hostname;
+  let port = '5060';
   const s = await api('GET', '/api/v1/settings');
   if (s.status === 200 && s.data && typeof s.data.sip_realm === 'string' && s.data.sip_realm) {
     domain = s.data.sip_realm;
   }
+  if (s.status === 200 && s.data && /^[0-9]{1,5}$/.test(String(s.data.sip_port))) port = String(s.data.sip_port);
   $('ext-created-title').textContent = title;
   $('sip-server').textContent = location.hostname;
   $('sip-domain').textContent = domain;
-  $('sip-port').textContent = '5060, UDP or TCP (unless changed with --sip-listen)';
+  $('sip-port').textContent = port + ', UDP or TCP';
   $('sip-user').textContent = ext.number;
   $('sip-password').textContent = ext.password;
   $('sip-name').textContent = ext.name || ext.number;
