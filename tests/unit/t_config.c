@@ -165,6 +165,74 @@ static void test_settings_in_snapshot(void **state)
 	db_close(db);
 }
 
+/* sip_port, the media port range and codec_order: validated on the way
+ * in, in the snapshot, and a broken row leaves the default. */
+static void test_network_settings(void **state)
+{
+	(void)state;
+	sqlite3 *db = fresh();
+	char err[200];
+	struct config *c = NULL;
+	assert_int_equal(config_load(db, &c), 0);
+	assert_int_equal(c->sip_port, 0);
+	assert_int_equal(c->rtp_port_min, 0);
+	assert_int_equal(c->rtp_port_max, 0);
+	assert_int_equal(c->ncodecs, 3);
+	assert_int_equal(c->codecs[0], DB_CODEC_OPUS);
+	assert_int_equal(c->codecs[1], DB_CODEC_PCMU);
+	assert_int_equal(c->codecs[2], DB_CODEC_PCMA);
+	config_unref(c);
+
+	static const char *const bad[][2] = {
+		{ "sip_port", "0" }, { "sip_port", "65536" }, { "sip_port", "50 60" }, { "sip_port", "-1" },
+		{ "rtp_port_min", "1023" }, { "rtp_port_max", "70000" }, { "rtp_port_min", "x" },
+		{ "codec_order", "" }, { "codec_order", "G729" }, { "codec_order", "opus,,PCMU" },
+		{ "codec_order", "PCMU,pcmu" }, { "codec_order", "opus,PCMU,PCMA,opus" }, { "codec_order", "opu" },
+		{ "codec_order", "opus/48000" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		err[0] = '\0';
+		assert_int_equal(db_setting_set(db, bad[i][0], bad[i][1], err, sizeof err), EINVAL);
+		assert_non_null(strstr(err, bad[i][0])); /* the message names the key */
+	}
+	assert_int_equal(db_setting_set(db, "sip_port", "5070", err, sizeof err), 0);
+	assert_int_equal(db_setting_set(db, "rtp_port_min", "30000", err, sizeof err), 0);
+	assert_int_equal(db_setting_set(db, "rtp_port_max", "30099", err, sizeof err), 0);
+	assert_int_equal(db_setting_set(db, "codec_order", " pcma , Opus", err, sizeof err), 0);
+	assert_int_equal(config_load(db, &c), 0);
+	assert_int_equal(c->sip_port, 5070);
+	assert_int_equal(c->rtp_port_min, 30000);
+	assert_int_equal(c->rtp_port_max, 30099);
+	assert_int_equal(c->ncodecs, 2);
+	assert_int_equal(c->codecs[0], DB_CODEC_PCMA);
+	assert_int_equal(c->codecs[1], DB_CODEC_OPUS);
+	config_unref(c);
+
+	/* Empty ports: as pbxd was started. */
+	assert_int_equal(db_setting_set(db, "sip_port", "", err, sizeof err), 0);
+	assert_int_equal(db_setting_set(db, "rtp_port_max", "", err, sizeof err), 0);
+	/* A codec_order written behind the validation's back: the default. */
+	assert_int_equal(sqlite3_exec(db, "UPDATE settings SET value = 'G722' WHERE key = 'codec_order'", NULL, NULL,
+				      NULL), SQLITE_OK);
+	assert_int_equal(config_load(db, &c), 0);
+	assert_int_equal(c->sip_port, 0);
+	assert_int_equal(c->rtp_port_min, 30000);
+	assert_int_equal(c->rtp_port_max, 0);
+	assert_int_equal(c->ncodecs, 3);
+	assert_int_equal(c->codecs[0], DB_CODEC_OPUS);
+	config_unref(c);
+
+	/* The range rule shared by pbxd --rtp-ports, the API and the core. */
+	assert_true(db_rtp_range_ok(10000, 20000));
+	assert_true(db_rtp_range_ok(10000, 10001));
+	assert_true(db_rtp_range_ok(10001, 10003));
+	assert_false(db_rtp_range_ok(10001, 10002)); /* no even port with one after it */
+	assert_false(db_rtp_range_ok(20000, 10000));
+	assert_false(db_rtp_range_ok(1000, 2000));
+	assert_false(db_rtp_range_ok(65534, 65536));
+	db_close(db);
+}
+
 static void test_serial(void **state)
 {
 	(void)state;
@@ -408,6 +476,7 @@ int main(int argc, char **argv)
 		UNIT_TEST(test_load_thousand_and_lookup),
 		UNIT_TEST(test_load_ten_thousand_fast),
 		UNIT_TEST(test_settings_in_snapshot),
+		UNIT_TEST(test_network_settings),
 		UNIT_TEST(test_serial),
 		UNIT_TEST(test_bad_rows_skipped),
 		UNIT_TEST(test_forwarding_in_snapshot),
