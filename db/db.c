@@ -234,8 +234,56 @@ static const char migration_4[] =
 
 	"PRAGMA user_version = 4;";
 
+/*
+ * Migration 5: searching the extensions without reading every row.
+ *
+ * extensions_fts is a trigram index (FTS5) of each extension's number and
+ * its name lowered with lower(), which folds ASCII only, as LIKE does: a
+ * quoted phrase of q lowered the same way then matches exactly the rows
+ * whose number holds q or whose name holds it ASCII case-insensitively, so
+ * db_ext_page counts and finds a search of 3 characters or more there.
+ * Shorter searches have no trigram and still scan.
+ *
+ * An FTS row's rowid is made from the number (DB_EXT_FTS_KEY), so the
+ * index hands its matches out in number order. The triggers keep it in
+ * step with every writer (pbxctl, the web admin, CSV import, the sqlite3
+ * shell); INSERT OR REPLACE keeps an insert right even where an INSERT OR
+ * REPLACE on extensions did not run the delete trigger (recursive_triggers
+ * off). columnsize=0: nothing ranks results, so no per-row sizes are kept.
+ *
+ * extensions_order gains name, so a search that does scan (too short for
+ * trigrams, or matching most rows in another order than the number's)
+ * reads the index, and the table only for the rows it returns. The DROPs
+ * make the migration rebuild what a file turned back to an older version
+ * by hand still holds.
+ */
+static const char migration_5[] =
+	"DROP INDEX IF EXISTS extensions_order;"
+	"CREATE INDEX extensions_order ON extensions(length(number), number, name);"
+
+	"DROP TRIGGER IF EXISTS extensions_fts_ai;"
+	"DROP TRIGGER IF EXISTS extensions_fts_ad;"
+	"DROP TRIGGER IF EXISTS extensions_fts_au;"
+	"DROP TABLE IF EXISTS extensions_fts;"
+	"CREATE VIRTUAL TABLE extensions_fts USING fts5(number, name,"
+	" tokenize = 'trigram case_sensitive 1', columnsize = 0);"
+	"INSERT INTO extensions_fts(rowid, number, name)"
+	" SELECT " DB_EXT_FTS_KEY("number") ", number, lower(name) FROM extensions;"
+	"CREATE TRIGGER extensions_fts_ai AFTER INSERT ON extensions BEGIN"
+	" INSERT OR REPLACE INTO extensions_fts(rowid, number, name)"
+	" VALUES (" DB_EXT_FTS_KEY("NEW.number") ", NEW.number, lower(NEW.name)); END;"
+	"CREATE TRIGGER extensions_fts_ad AFTER DELETE ON extensions BEGIN"
+	" DELETE FROM extensions_fts WHERE rowid = " DB_EXT_FTS_KEY("OLD.number") "; END;"
+	"CREATE TRIGGER extensions_fts_au AFTER UPDATE OF number, name ON extensions"
+	" WHEN OLD.number IS NOT NEW.number OR OLD.name IS NOT NEW.name BEGIN"
+	" DELETE FROM extensions_fts WHERE rowid = " DB_EXT_FTS_KEY("OLD.number") ";"
+	" INSERT OR REPLACE INTO extensions_fts(rowid, number, name)"
+	" VALUES (" DB_EXT_FTS_KEY("NEW.number") ", NEW.number, lower(NEW.name)); END;"
+
+	"PRAGMA user_version = 5;";
+
 /* Index i holds the script that takes the schema from version i to i+1. */
-static const char *const migrations[] = { migration_1, migration_2, migration_3, migration_4 };
+static const char *const migrations[] = { migration_1, migration_2, migration_3, migration_4, migration_5 };
 _Static_assert(sizeof migrations / sizeof migrations[0] == DB_SCHEMA_VERSION,
 	       "one migration per schema version");
 

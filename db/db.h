@@ -29,7 +29,7 @@
 #include <sqlite3.h>
 
 /* Schema version db_open migrates to (PRAGMA user_version). */
-#define DB_SCHEMA_VERSION 4
+#define DB_SCHEMA_VERSION 5
 
 /* Field limits, shared by validation, CSV import and the snapshot. */
 #define DB_NUMBER_MIN 2        /* digits in an extension or room number */
@@ -86,6 +86,12 @@ int db_delete_one(sqlite3 *db, const char *sql, const char *key);
 const char *db_col_text(sqlite3_stmt *st, int i);
 /* SQLite result code to errno; logs the SQLite message for unexpected ones. */
 int db_errno(sqlite3 *db, int sqlite_rc);
+/* An extension's rowid in extensions_fts (migration 5): its number's
+ * length * DB_EXT_FTS_BASE + its value. Unique for 2..15 digits, leading
+ * zeros included (VACUUM may renumber the extensions' own rowids), and in
+ * the list's default order: length(number), then number. */
+#define DB_EXT_FTS_BASE 1000000000000000LL
+#define DB_EXT_FTS_KEY(n) "(length(" n ") * 1000000000000000 + CAST(" n " AS INTEGER))"
 
 /* ---- db_settings.c ------------------------------------------------- */
 

@@ -344,15 +344,16 @@ static void ext_from_row(sqlite3_stmt *st, struct db_ext *e)
 	};
 }
 
-/* Hand each row of st to cb; 0, cb's non-zero value, or the step error. */
+/* Hand each row of st to cb, counting them in *rows; 0 once the last row
+ * is handed, cb's non-zero value, or the step error. */
 static int ext_walk(sqlite3 *db, sqlite3_stmt *st, int (*cb)(void *ctx, const struct db_ext *e), void *ctx,
-		    bool *any)
+		    unsigned *rows)
 {
 	int rc, ret = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct db_ext e;
 		ext_from_row(st, &e);
-		*any = true;
+		(*rows)++;
 		ret = cb(ctx, &e);
 		if (ret != 0)
 			return ret;
@@ -368,8 +369,8 @@ int db_ext_list(sqlite3 *db, int (*cb)(void *ctx, const struct db_ext *e), void 
 	int rc = sqlite3_prepare_v2(db, EXT_COLUMNS " ORDER BY length(number), number", -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return db_errno(db, rc);
-	bool any = false;
-	int ret = ext_walk(db, st, cb, ctx, &any);
+	unsigned rows = 0;
+	int ret = ext_walk(db, st, cb, ctx, &rows);
 	sqlite3_finalize(st);
 	return ret;
 }
@@ -388,12 +389,54 @@ static const char *const ext_orders[][2] = {
 				  " ORDER BY ifnull(updated_at, 0) DESC, length(number) DESC, number DESC" },
 };
 
-/* q as ?1 for the number (digits: no case), and as ?4, the LIKE pattern
- * ext_like_pattern makes of it, for the name: LIKE folds ASCII only, as
- * strcasestr did. Both read number and name only, which the
- * extensions_order index holds: a search scans the index, not the rows. */
+/*
+ * Searching. q matches an extension whose number holds it or whose name
+ * holds it ASCII case-insensitively, q taken literally (strstr and
+ * strcasestr in the C locale). Two ways find exactly those rows:
+ *
+ *  - EXT_MATCH, tested on every row: instr() on the number (digits: no
+ *    case), LIKE with q's %, _ and \ escaped on the name (LIKE folds ASCII
+ *    only). It reads number and name, which extensions_order holds: a scan
+ *    reads that index, and the table only for the rows it returns.
+ *  - extensions_fts (migration 5), for a q of EXT_FTS_MIN characters or
+ *    more: a quoted phrase of q lowered with lower(), as the index's names
+ *    are, finds the rows whose number or lowered name holds it from its
+ *    trigrams, without reading the others.
+ *
+ * A search the index can answer is counted there (the cost grows with the
+ * matches, not with the table). Its rowids run in number order
+ * (DB_EXT_FTS_KEY), so a page by number is the index's offset .. offset +
+ * limit - 1 matches, each looked up by number: no scan and no sort
+ * whatever the count. Another order sorts all the matches, from the index
+ * or from a scan, whichever reads less (ext_fts_pays). A shorter search
+ * walks in the page's order, which stops once the page is full, and is
+ * counted by a second scan only when the walk did not see the last match.
+ *
+ * Parameters: ?1 q, ?2 LIMIT, ?3 OFFSET, ?4 the LIKE pattern.
+ */
 #define EXT_MATCH " WHERE instr(number, ?1) > 0 OR name LIKE ?4 ESCAPE '\\'"
+#define EXT_FTS_WHERE " WHERE extensions_fts MATCH '\"' || replace(lower(?1), '\"', '\"\"') || '\"'"
+#define EXT_FTS_MATCH " WHERE number IN (SELECT number FROM extensions_fts" EXT_FTS_WHERE ")"
 #define EXT_Q_MAX 256 /* bytes of a search */
+#define EXT_FTS_MIN 3 /* characters: the trigram tokenizer makes nothing of fewer */
+
+_Static_assert(DB_NUMBER_MAX <= 15 && DB_NUMBER_MIN >= 1, "DB_EXT_FTS_KEY holds 1..15 digits");
+
+/*
+ * A match taken from the index and sorted costs about EXT_FTS_ROW rows of
+ * a scan: 2.5 to 5 us a match (the index's row, the lookup in extensions,
+ * the sort) against 0.15 us a row for extensions_order tested with
+ * EXT_MATCH (10,000 extensions with a tag in 10 to 5,000 of the names,
+ * -O2, 2 cores; tests/bench/README, api). Both ways sort the matches.
+ */
+#define EXT_FTS_ROW 20
+
+/* Is an order other than the number's cheaper from the index's m matches
+ * than from a scan of all n rows? */
+static bool ext_fts_pays(unsigned m, unsigned n)
+{
+	return (uint64_t)m * EXT_FTS_ROW <= n;
+}
 
 /* "%q%" with q's %, _ and \ escaped so that they match themselves. out
  * holds at least 2 * strlen(q) + 3 bytes. */
@@ -410,60 +453,167 @@ static void ext_like_pattern(const char *q, char *out)
 	*o = '\0';
 }
 
+/* Can the trigram index answer q? Only well-formed UTF-8 of at least
+ * EXT_FTS_MIN characters: whatever else q holds goes to the scan, which
+ * is right for any bytes. */
+static bool ext_fts_usable(const char *q)
+{
+	if (!db_name_valid(q))
+		return false;
+	size_t chars = 0;
+	for (const unsigned char *p = (const unsigned char *)q; *p; p++)
+		chars += (*p & 0xc0) != 0x80;
+	return chars >= EXT_FTS_MIN;
+}
+
+/* The count sql answers, with q as ?1 and like as ?4 when they are given. */
+static int ext_count(sqlite3 *db, const char *sql, const char *q, const char *like, unsigned *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		if (q)
+			sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
+		if (like)
+			sqlite3_bind_text(st, 4, like, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+	}
+	int ret = 0;
+	if (rc == SQLITE_ROW) {
+		sqlite3_int64 n = sqlite3_column_int64(st, 0);
+		*out = n < 0 ? 0 : n > UINT_MAX ? UINT_MAX : (unsigned)n;
+	} else {
+		ret = db_errno(db, rc == SQLITE_DONE ? SQLITE_ERROR : rc);
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* The rows of where (EXT_MATCH, EXT_FTS_MATCH or "") in the page's order,
+ * offset .. offset + limit - 1, through cb; *rows counts them. */
+static int ext_page_rows(sqlite3 *db, const char *where, const char *q, const char *like,
+			 enum db_ext_sort sort, bool desc, unsigned limit, unsigned offset,
+			 int (*cb)(void *ctx, const struct db_ext *e), void *ctx, unsigned *rows)
+{
+	char sql[640];
+	snprintf(sql, sizeof sql, "%s%s%s LIMIT ?2 OFFSET ?3", EXT_COLUMNS, where, ext_orders[sort][desc]);
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return db_errno(db, rc);
+	if (q)
+		sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
+	if (like)
+		sqlite3_bind_text(st, 4, like, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, limit);
+	sqlite3_bind_int64(st, 3, offset);
+	int ret = ext_walk(db, st, cb, ctx, rows);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* A page by number from the index: its matches offset .. offset + limit -
+ * 1 in rowid order, each looked up in extensions by the number its rowid
+ * spells. One statement reads the index while the other reads the table;
+ * an index row without its extension (which the triggers rule out) is
+ * skipped. */
+static int ext_fts_page_by_number(sqlite3 *db, const char *q, bool desc, unsigned limit, unsigned offset,
+				  int (*cb)(void *ctx, const struct db_ext *e), void *ctx)
+{
+	sqlite3_stmt *keys = NULL, *row = NULL;
+	int rc = sqlite3_prepare_v2(db,
+				    desc ? "SELECT rowid FROM extensions_fts" EXT_FTS_WHERE
+					   " ORDER BY rowid DESC LIMIT ?2 OFFSET ?3"
+					 : "SELECT rowid FROM extensions_fts" EXT_FTS_WHERE
+					   " ORDER BY rowid LIMIT ?2 OFFSET ?3",
+				    -1, &keys, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, EXT_COLUMNS " WHERE number = ?1", -1, &row, NULL);
+	int ret = 0;
+	if (rc != SQLITE_OK) {
+		ret = db_errno(db, rc);
+		goto out;
+	}
+	sqlite3_bind_text(keys, 1, q, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(keys, 2, limit);
+	sqlite3_bind_int64(keys, 3, offset);
+	while (ret == 0 && (rc = sqlite3_step(keys)) == SQLITE_ROW) {
+		sqlite3_int64 key = sqlite3_column_int64(keys, 0);
+		sqlite3_int64 len = key / DB_EXT_FTS_BASE, value = key % DB_EXT_FTS_BASE;
+		if (len < DB_NUMBER_MIN || len > DB_NUMBER_MAX || value < 0)
+			continue; /* not a rowid DB_EXT_FTS_KEY makes */
+		char number[DB_NUMBER_MAX + 1];
+		snprintf(number, sizeof number, "%0*lld", (int)len, (long long)value);
+		sqlite3_reset(row);
+		sqlite3_bind_text(row, 1, number, -1, SQLITE_TRANSIENT);
+		unsigned n = 0;
+		ret = ext_walk(db, row, cb, ctx, &n);
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = db_errno(db, rc);
+out:
+	sqlite3_finalize(keys);
+	sqlite3_finalize(row);
+	return ret;
+}
+
+/* The page and the total, inside the read transaction of db_ext_page. */
+static int ext_page_in_txn(sqlite3 *db, const char *q, enum db_ext_sort sort, bool desc, unsigned limit,
+			   unsigned offset, int (*cb)(void *ctx, const struct db_ext *e), void *ctx,
+			   unsigned *total)
+{
+	unsigned rows = 0;
+	int ret;
+	if (!q) {
+		ret = ext_count(db, "SELECT count(*) FROM extensions", NULL, NULL, total);
+		return ret ? ret : ext_page_rows(db, "", NULL, NULL, sort, desc, limit, offset, cb, ctx, &rows);
+	}
+	char like[2 * EXT_Q_MAX + 3];
+	ext_like_pattern(q, like);
+	if (ext_fts_usable(q)) {
+		ret = ext_count(db, "SELECT count(*) FROM extensions_fts" EXT_FTS_WHERE, q, NULL, total);
+		if (ret != 0 || *total == 0 || offset >= *total || limit == 0)
+			return ret;
+		if (sort == DB_EXT_SORT_NUMBER)
+			return ext_fts_page_by_number(db, q, desc, limit, offset, cb, ctx);
+		unsigned n = 0;
+		ret = ext_count(db, "SELECT count(*) FROM extensions", NULL, NULL, &n);
+		if (ret != 0)
+			return ret;
+		if (ext_fts_pays(*total, n))
+			return ext_page_rows(db, EXT_FTS_MATCH, q, NULL, sort, desc, limit, offset, cb, ctx, &rows);
+		return ext_page_rows(db, EXT_MATCH, q, like, sort, desc, limit, offset, cb, ctx, &rows);
+	}
+	ret = ext_page_rows(db, EXT_MATCH, q, like, sort, desc, limit, offset, cb, ctx, &rows);
+	/* A walk that ran out of matches inside the page saw them all: there
+	 * are offset + rows (with none past offset, that is known for offset
+	 * 0 only). */
+	if (ret == 0 && rows < limit && (rows > 0 || offset == 0)) {
+		*total = offset + rows;
+		return 0;
+	}
+	/* Counted also when cb stopped the walk: *total is always set. */
+	int cret = ext_count(db, "SELECT count(*) FROM extensions" EXT_MATCH, q, like, total);
+	return ret ? ret : cret;
+}
+
 int db_ext_page(sqlite3 *db, const char *q, enum db_ext_sort sort, bool desc, unsigned limit,
 		unsigned offset, int (*cb)(void *ctx, const struct db_ext *e), void *ctx, unsigned *total)
 {
 	if ((unsigned)sort >= sizeof ext_orders / sizeof ext_orders[0])
 		return EINVAL;
 	*total = 0;
-	bool filter = q && q[0];
-	char like[2 * EXT_Q_MAX + 3];
-	if (filter) {
-		if (strnlen(q, EXT_Q_MAX + 1) > EXT_Q_MAX)
-			return EINVAL;
-		ext_like_pattern(q, like);
-	}
-	char sql[512];
-	snprintf(sql, sizeof sql, "%s%s%s LIMIT ?2 OFFSET ?3", EXT_COLUMNS, filter ? EXT_MATCH : "",
-		 ext_orders[sort][desc]);
+	if (q && !q[0])
+		q = NULL;
+	if (q && strnlen(q, EXT_Q_MAX + 1) > EXT_Q_MAX)
+		return EINVAL;
 	/* A read transaction (unless the caller holds one) so that the count
 	 * and the page see the same rows. */
 	bool owned = sqlite3_get_autocommit(db) != 0;
 	int rc = owned ? sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) : SQLITE_OK;
 	if (rc != SQLITE_OK)
 		return db_errno(db, rc);
-	sqlite3_stmt *st = NULL;
-	int ret = 0;
-	rc = sqlite3_prepare_v2(db, filter ? "SELECT count(*) FROM extensions" EXT_MATCH
-					   : "SELECT count(*) FROM extensions",
-				-1, &st, NULL);
-	if (rc == SQLITE_OK && filter) {
-		sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, like, -1, SQLITE_STATIC);
-	}
-	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		sqlite3_int64 n = sqlite3_column_int64(st, 0);
-		*total = n < 0 ? 0 : n > UINT_MAX ? UINT_MAX : (unsigned)n;
-		rc = SQLITE_OK;
-	}
-	sqlite3_finalize(st);
-	st = NULL;
-	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-	if (rc != SQLITE_OK) {
-		ret = db_errno(db, rc);
-		goto out;
-	}
-	if (filter) {
-		sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, like, -1, SQLITE_STATIC);
-	}
-	sqlite3_bind_int64(st, 2, limit);
-	sqlite3_bind_int64(st, 3, offset);
-	bool any = false;
-	ret = ext_walk(db, st, cb, ctx, &any);
-out:
-	sqlite3_finalize(st);
+	int ret = ext_page_in_txn(db, q, sort, desc, limit, offset, cb, ctx, total);
 	if (owned) {
 		if (ret == 0 && (rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
 			ret = db_errno(db, rc);
@@ -481,10 +631,10 @@ int db_ext_get(sqlite3 *db, const char *number, int (*cb)(void *ctx, const struc
 	if (rc != SQLITE_OK)
 		return db_errno(db, rc);
 	sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
-	bool any = false;
-	int ret = ext_walk(db, st, cb, ctx, &any);
+	unsigned rows = 0;
+	int ret = ext_walk(db, st, cb, ctx, &rows);
 	sqlite3_finalize(st);
-	return ret == 0 && !any ? ENOENT : ret;
+	return ret == 0 && rows == 0 ? ENOENT : ret;
 }
 
 /* ---- forwarding and do not disturb ---------------------------------------------- */

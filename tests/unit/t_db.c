@@ -301,6 +301,10 @@ static void test_migration_from_1(void **state)
 	assert_int_equal(db_ext_add(db, "1001", "Ann", "secret1", "1234", err, sizeof err), 0);
 	/* Turn the file back into a version 1 one: what an older build left. */
 	assert_int_equal(sqlite3_exec(db,
+				      "DROP TRIGGER extensions_fts_ai;"
+				      "DROP TRIGGER extensions_fts_ad;"
+				      "DROP TRIGGER extensions_fts_au;"
+				      "DROP TABLE extensions_fts;"
 				      "DROP INDEX extensions_order;"
 				      "DROP TRIGGER extensions_mailbox;"
 				      "DROP TABLE mailboxes;"
@@ -326,6 +330,105 @@ static void test_migration_from_1(void **state)
 	/* No trigger of any kind watches the call history. */
 	assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'cdr'"),
 			 0);
+	db_close(db);
+}
+
+static int page_ignore_cb(void *ctx, const struct db_ext *e)
+{
+	(void)ctx;
+	(void)e;
+	return 0;
+}
+/* The schema as text, one line per object (rootpages left out), so that
+ * a migrated file can be compared with a fresh one. */
+static char *schema_text(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "SELECT group_concat(type || ' ' || name || ' ' || tbl_name || ' '"
+					    " || ifnull(sql, ''), char(10)) FROM (SELECT * FROM sqlite_master"
+					    " ORDER BY type, name)",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	char *s = strdup((const char *)sqlite3_column_text(st, 0));
+	assert_non_null(s);
+	sqlite3_finalize(st);
+	return s;
+}
+
+static unsigned search_count(sqlite3 *db, const char *q)
+{
+	unsigned total = 0;
+	assert_int_equal(db_ext_page(db, q, DB_EXT_SORT_NUMBER, false, 100, 0, page_ignore_cb, NULL, &total), 0);
+	return total;
+}
+
+/* A version 4 file, as the build before the search index left it and then
+ * changed by that build (rows added, renamed, deleted with no index to
+ * keep): opening it builds the index from the rows, the schema becomes
+ * exactly a fresh file's, and the index stays in step afterwards. */
+static void test_migration_from_4(void **state)
+{
+	(void)state;
+	char path[128], err[256];
+	sqlite3 *db = open_fresh(path, sizeof path);
+	assert_int_equal(db_ext_add(db, "1001", "Ann Lee", "secret1", "", err, sizeof err), 0);
+	assert_int_equal(db_ext_add(db, "1002", "BO EK", "secret1", "", err, sizeof err), 0);
+	assert_int_equal(db_ext_add(db, "007", "Zoë", "secret1", "", err, sizeof err), 0);
+	assert_int_equal(sqlite3_exec(db,
+				      "DROP TRIGGER extensions_fts_ai;"
+				      "DROP TRIGGER extensions_fts_ad;"
+				      "DROP TRIGGER extensions_fts_au;"
+				      "DROP TABLE extensions_fts;"
+				      "DROP INDEX extensions_order;"
+				      "CREATE INDEX extensions_order ON extensions(length(number), number);"
+				      "PRAGMA user_version = 4;",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	db_close(db);
+	/* What the version 4 build did meanwhile, without the triggers. */
+	sqlite3 *raw = NULL;
+	assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(raw,
+				      "INSERT INTO extensions(number, name, ha1_md5, ha1_sha256)"
+				      " VALUES ('2001', 'Added By V4', '', '');"
+				      "UPDATE extensions SET name = 'Renamed' WHERE number = '1002';"
+				      "DELETE FROM extensions WHERE number = '1001';",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_int_equal(query_int(raw, "PRAGMA user_version"), 4);
+	sqlite3_close(raw);
+
+	db = NULL;
+	assert_int_equal(db_open(path, &db, err, sizeof err), 0);
+	assert_int_equal(query_int(db, "PRAGMA user_version"), DB_SCHEMA_VERSION);
+	sqlite3 *fresh_db = fresh();
+	char *want = schema_text(fresh_db), *got = schema_text(db);
+	assert_string_equal(got, want);
+	free(want);
+	free(got);
+	db_close(fresh_db);
+	assert_int_equal(sqlite3_exec(db, "INSERT INTO extensions_fts(extensions_fts) VALUES ('integrity-check')",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM extensions_fts"), 3);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM extensions e JOIN extensions_fts f"
+				       " ON f.rowid = " DB_EXT_FTS_KEY("e.number") " AND f.number = e.number"
+				       " AND f.name = lower(e.name)"),
+			 3);
+	/* Searches of 3 characters or more read the index. */
+	assert_int_equal(search_count(db, "added by"), 1);
+	assert_int_equal(search_count(db, "RENAMED"), 1);
+	assert_int_equal(search_count(db, "BO EK"), 0);
+	assert_int_equal(search_count(db, "Ann"), 0);
+	assert_int_equal(search_count(db, "zoë"), 1);
+	assert_int_equal(search_count(db, "007"), 1);
+	assert_int_equal(search_count(db, "200"), 1);
+	/* ...and follow the writes after the migration. */
+	assert_int_equal(db_ext_update(db, "2001", "Ann Again", NULL, NULL, NULL, err, sizeof err), 0);
+	assert_int_equal(search_count(db, "ann a"), 1);
+	assert_int_equal(search_count(db, "added"), 0);
 	db_close(db);
 }
 
@@ -1057,6 +1160,7 @@ int main(int argc, char **argv)
 		UNIT_TEST(test_ext_add_list_del),
 		UNIT_TEST(test_ext_validation),
 		UNIT_TEST(test_migration_from_1),
+		UNIT_TEST(test_migration_from_4),
 		UNIT_TEST(test_forwarding),
 		UNIT_TEST(test_options),
 		UNIT_TEST(test_rooms_and_collisions),

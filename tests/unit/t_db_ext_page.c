@@ -2,8 +2,11 @@
  * t_db_ext_page.c: db_ext_page, the extensions list paged, sorted and
  * searched in SQL, against a real SQLite file: every sort key both ways,
  * paging boundaries, the total, searches with LIKE wildcards, quotes and
- * non-ASCII text (all literal), and the migration that adds the index the
- * default order walks.
+ * non-ASCII text (all literal), the trigram index that answers searches of
+ * 3 characters or more (random names and searches of 1 to 5 characters
+ * against a naive model, which path each search takes, the index kept in
+ * step by every writer), and the migrations that add the index the default
+ * order walks and the search index.
  *
  * The expected pages come from a model of what the web admin did before
  * (read every row, filter with strstr/strcasestr, qsort, reverse for a
@@ -126,28 +129,75 @@ static int cmp_updated(const void *a, const void *b)
 	return ux != uy ? (ux < uy ? -1 : 1) : cmp_number(a, b);
 }
 
+/* The rows the model reads: the fixed rows[] or what a file holds. */
+struct rowset {
+	const struct row *r;
+	size_t n;
+	struct row *owned; /* r when loaded (load_rows), its strings too */
+};
+
+#define SET_MAX 2048 /* rows of a set */
+
 /* The page the old C code gave: numbers into out, the match count back. */
-static unsigned model(const char *q, enum db_ext_sort sort, bool desc, unsigned limit, unsigned offset,
-		      const char *out[NROWS], unsigned *n)
+static unsigned model(const struct rowset *set, const char *q, enum db_ext_sort sort, bool desc, unsigned limit,
+		      unsigned offset, const char **out, unsigned *n)
 {
 	static int (*const cmps[])(const void *, const void *) = { cmp_number, cmp_name, cmp_created,
 								   cmp_updated };
-	const struct row *m[NROWS];
+	static const struct row *m[SET_MAX];
+	assert_true(set->n <= SET_MAX);
 	size_t k = 0;
-	for (size_t i = 0; i < NROWS; i++)
-		if (!q || !q[0] || strstr(rows[i].number, q) || strcasestr(rows[i].name, q))
-			m[k++] = &rows[i];
-	qsort(m, k, sizeof m[0], cmps[sort]);
+	for (size_t i = 0; i < set->n; i++)
+		if (!q || !q[0] || strstr(set->r[i].number, q) || strcasestr(set->r[i].name, q))
+			m[k++] = &set->r[i];
+	if (k)
+		qsort(m, k, sizeof m[0], cmps[sort]);
 	*n = 0;
 	for (size_t i = offset; i < k && i < (size_t)offset + limit; i++)
 		out[(*n)++] = m[desc ? k - 1 - i : i]->number;
 	return (unsigned)k;
 }
 
+static const struct rowset fixed = { rows, NROWS, NULL };
+
+/* Every extension of the file, read with a plain SELECT. */
+static void load_rows(sqlite3 *db, struct rowset *set)
+{
+	struct row *r = calloc(SET_MAX, sizeof *r);
+	assert_non_null(r);
+	sqlite3_stmt *st = NULL;
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT number, name, created_at, updated_at FROM extensions", -1, &st,
+					    NULL),
+			 SQLITE_OK);
+	size_t n = 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		assert_true(n < SET_MAX);
+		r[n].number = strdup((const char *)sqlite3_column_text(st, 0));
+		r[n].name = strdup((const char *)sqlite3_column_text(st, 1));
+		assert_non_null(r[n].number);
+		assert_non_null(r[n].name);
+		r[n].created = sqlite3_column_type(st, 2) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 2);
+		r[n].updated = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 3);
+		n++;
+	}
+	sqlite3_finalize(st);
+	*set = (struct rowset){ r, n, r };
+}
+
+static void free_rows(struct rowset *set)
+{
+	for (size_t i = 0; set->owned && i < set->n; i++) {
+		free((char *)set->owned[i].number);
+		free((char *)set->owned[i].name);
+	}
+	free(set->owned);
+	*set = (struct rowset){ 0 };
+}
+
 /* ---- what db_ext_page hands out ----------------------------------------------- */
 
 struct page {
-	char number[NROWS + 1][DB_NUMBER_MAX + 1];
+	char number[SET_MAX + 1][DB_NUMBER_MAX + 1];
 	unsigned n;
 	unsigned stop_after; /* 0: never stop */
 };
@@ -155,26 +205,53 @@ struct page {
 static int page_cb(void *ctx, const struct db_ext *e)
 {
 	struct page *p = ctx;
-	assert_true(p->n < NROWS + 1);
+	assert_true(p->n < SET_MAX + 1);
 	snprintf(p->number[p->n++], sizeof p->number[0], "%s", e->number);
 	return p->stop_after && p->n == p->stop_after ? 42 : 0;
+}
+
+static struct page pg; /* the page under test: too large for the stack */
+
+static void expect_set_page(sqlite3 *db, const struct rowset *set, const char *q, enum db_ext_sort sort, bool desc,
+			    unsigned limit, unsigned offset)
+{
+	static const char *want[SET_MAX];
+	unsigned nwant, total = 12345;
+	unsigned want_total = model(set, q, sort, desc, limit, offset, want, &nwant);
+	pg.n = 0;
+	pg.stop_after = 0;
+	assert_int_equal(db_ext_page(db, q, sort, desc, limit, offset, page_cb, &pg, &total), 0);
+	if (total != want_total || pg.n != nwant)
+		fprintf(stderr, "q=%s sort=%d desc=%d limit=%u offset=%u: total %u/%u rows %u/%u\n",
+			q ? q : "(null)", sort, desc, limit, offset, total, want_total, pg.n, nwant);
+	assert_int_equal(total, want_total);
+	assert_int_equal(pg.n, nwant);
+	for (unsigned i = 0; i < nwant; i++) {
+		if (strcmp(pg.number[i], want[i]) != 0)
+			fprintf(stderr, "q=%s sort=%d desc=%d limit=%u offset=%u: row %u\n", q ? q : "(null)", sort,
+				desc, limit, offset, i);
+		assert_string_equal(pg.number[i], want[i]);
+	}
 }
 
 static void expect_page(sqlite3 *db, const char *q, enum db_ext_sort sort, bool desc, unsigned limit,
 			unsigned offset)
 {
-	const char *want[NROWS];
-	unsigned nwant, total = 12345;
-	unsigned want_total = model(q, sort, desc, limit, offset, want, &nwant);
-	struct page p = { .n = 0 };
-	assert_int_equal(db_ext_page(db, q, sort, desc, limit, offset, page_cb, &p, &total), 0);
-	if (total != want_total || p.n != nwant)
-		fprintf(stderr, "q=%s sort=%d desc=%d limit=%u offset=%u: total %u/%u rows %u/%u\n",
-			q ? q : "(null)", sort, desc, limit, offset, total, want_total, p.n, nwant);
-	assert_int_equal(total, want_total);
-	assert_int_equal(p.n, nwant);
-	for (unsigned i = 0; i < nwant; i++)
-		assert_string_equal(p.number[i], want[i]);
+	expect_set_page(db, &fixed, q, sort, desc, limit, offset);
+}
+
+/* Every key both ways, and pages across the boundaries of the result. */
+static void expect_all_pages(sqlite3 *db, const struct rowset *set, const char *q)
+{
+	const char *scratch[1];
+	unsigned ns;
+	unsigned all = model(set, q, DB_EXT_SORT_NUMBER, false, 0, 0, scratch, &ns);
+	const unsigned pages[][2] = { { 1000, 0 }, { 1, 0 }, { 3, 2 }, { 5, all > 2 ? all - 2 : 0 }, { 5, all },
+				      { 1, all + 10 } };
+	for (int s = DB_EXT_SORT_NUMBER; s <= DB_EXT_SORT_UPDATED; s++)
+		for (int d = 0; d < 2; d++)
+			for (size_t pi = 0; pi < sizeof pages / sizeof pages[0]; pi++)
+				expect_set_page(db, set, q, (enum db_ext_sort)s, d, pages[pi][0], pages[pi][1]);
 }
 
 /* ---- tests ------------------------------------------------------------------- */
@@ -192,7 +269,7 @@ static void test_page_matches_model(void **state)
 		unsigned all;
 		const char *scratch[NROWS];
 		unsigned ns;
-		all = model(qs[qi], DB_EXT_SORT_NUMBER, false, 1000, 0, scratch, &ns);
+		all = model(&fixed, qs[qi], DB_EXT_SORT_NUMBER, false, 1000, 0, scratch, &ns);
 		const unsigned pages[][2] = { { 1000, 0 }, { 1, 0 },       { 3, 0 },       { 3, 2 },
 					      { 5, all > 2 ? all - 2 : 0 },   { 5, all - (all ? 1 : 0) },
 					      { 5, all },  { 5, all + 10 }, { 1, 1000000 } };
@@ -343,7 +420,346 @@ static void test_default_order_uses_index(void **state)
 	db_close(db);
 }
 
-/* A version 3 file gets the index on open and keeps its rows. */
+/* The scan a short search makes reads the index only: number and name
+ * are in extensions_order. */
+static void test_search_scan_reads_index_only(void **state)
+{
+	(void)state;
+	char path[128];
+	sqlite3 *db = open_fresh(path, sizeof path);
+	sqlite3_stmt *st = NULL;
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "EXPLAIN QUERY PLAN SELECT count(*) FROM extensions"
+					    " WHERE instr(number, ?1) > 0 OR name LIKE ?4 ESCAPE '\\'",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	bool covering = false;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *d = (const char *)sqlite3_column_text(st, 3);
+		covering |= d && strstr(d, "COVERING INDEX extensions_order") != NULL;
+	}
+	sqlite3_finalize(st);
+	assert_true(covering);
+	db_close(db);
+}
+
+/* ---- the search index ------------------------------------------------------------ */
+
+static uint64_t rng_state;
+
+static unsigned rnd(unsigned n)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (unsigned)(rng_state % n);
+}
+
+/* What names are made of: ASCII of both cases, digits the numbers share,
+ * LIKE and FTS5 query syntax, and characters that a Unicode case folding
+ * would match where LIKE does not (the Kelvin sign folds to k, dotted
+ * capital I, sharp s, Ä/ä). */
+static const char *const pieces[] = {
+	"a", "B", "c", "D", "k", "K", "\xe2\x84\xaa", "x", "Y", "0", "1", "5", "%", "_", "\\", "'", "\"",
+	" ", "*", "ä", "Ä", "é", "É", "ß", "ẞ", "日", "本", "İ", "i", "\xf0\x9f\x98\x80",
+};
+#define NPIECES (sizeof pieces / sizeof pieces[0])
+
+/* n pieces at random into out (cap bytes). */
+static void random_text(char *out, size_t cap, unsigned n)
+{
+	size_t w = 0;
+	out[0] = '\0';
+	for (unsigned i = 0; i < n; i++) {
+		const char *p = pieces[rnd(NPIECES)];
+		if (w + strlen(p) + 1 > cap)
+			break;
+		w += (size_t)snprintf(out + w, cap - w, "%s", p);
+	}
+}
+
+/* A file with count extensions of random numbers (2..6 digits of 0125,
+ * leading zeros too) and random names, some without a name, with times
+ * that tie. */
+static sqlite3 *fill_random(unsigned count)
+{
+	char path[128], err[256];
+	sqlite3 *db = open_fresh(path, sizeof path);
+	assert_int_equal(db_begin(db), 0);
+	for (unsigned i = 0; i < count;) {
+		char number[8], name[DB_NAME_BYTES + 1];
+		unsigned len = 2 + rnd(5);
+		for (unsigned k = 0; k < len; k++)
+			number[k] = "0125"[rnd(4)];
+		number[len] = '\0';
+		bool used = false;
+		assert_int_equal(db_number_in_use(db, number, &used), 0);
+		if (used)
+			continue;
+		random_text(name, sizeof name, rnd(4) == 0 ? 0 : 1 + rnd(10));
+		int rc = db_ext_add(db, number, name, "secret1", "", err, sizeof err);
+		if (rc != 0)
+			fprintf(stderr, "%s \"%s\": %s\n", number, name, err);
+		assert_int_equal(rc, 0);
+		char sql[160];
+		snprintf(sql, sizeof sql, "UPDATE extensions SET created_at = %u, updated_at = %s WHERE number = '%s'",
+			 rnd(5), rnd(3) ? "1" : "NULL", number);
+		assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+		i++;
+	}
+	assert_int_equal(db_commit(db), 0);
+	return db;
+}
+
+/* A piece of an existing name or number, chars characters long (at most
+ * what is there), with the case of its ASCII letters flipped at random. */
+static void random_part(const struct rowset *set, unsigned chars, char *out, size_t cap)
+{
+	const struct row *r = &set->r[rnd((unsigned)set->n)];
+	const char *s = rnd(4) == 0 ? r->number : r->name;
+	/* character starts */
+	size_t starts[DB_NAME_BYTES + 1], n = 0, len = strlen(s);
+	for (size_t i = 0; i < len; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			starts[n++] = i;
+	starts[n] = len;
+	out[0] = '\0';
+	if (n == 0)
+		return;
+	unsigned take = chars < n ? chars : (unsigned)n;
+	size_t first = rnd((unsigned)(n - take + 1));
+	size_t a = starts[first], b = starts[first + take];
+	assert_true(b - a < cap);
+	memcpy(out, s + a, b - a);
+	out[b - a] = '\0';
+	for (size_t i = 0; out[i]; i++)
+		if (rnd(2) && ((out[i] >= 'a' && out[i] <= 'z') || (out[i] >= 'A' && out[i] <= 'Z')))
+			out[i] ^= 0x20;
+}
+
+/* Random names against the naive model: searches of 1 to 5 characters,
+ * made up or cut from the names and numbers with their case flipped, every
+ * key both ways, pages across the ends. Searches of 1 and 2 characters
+ * scan, longer ones go to the trigram index: both must be the model's. */
+static void test_search_random_vs_model(void **state)
+{
+	(void)state;
+	for (uint64_t seed = 1; seed <= 3; seed++) {
+		rng_state = 0x9e3779b97f4a7c15ULL * seed;
+		sqlite3 *db = fill_random(seed == 1 ? 40 : 300);
+		struct rowset set;
+		load_rows(db, &set);
+		unsigned hits[6] = { 0 };
+		for (unsigned i = 0; i < 240; i++) {
+			char q[64];
+			unsigned chars = 1 + i % 5;
+			if (i % 3 == 0)
+				random_text(q, sizeof q, chars);
+			else
+				random_part(&set, chars, q, sizeof q);
+			if (!q[0])
+				continue;
+			const char *scratch[1];
+			unsigned ns;
+			if (model(&set, q, DB_EXT_SORT_NUMBER, false, 0, 0, scratch, &ns) > 0)
+				hits[chars]++;
+			expect_all_pages(db, &set, q);
+		}
+		/* Each length found something: the test compares real results. */
+		for (unsigned c = 1; c <= 5; c++)
+			assert_true(hits[c] > 0);
+		free_rows(&set);
+		db_close(db);
+	}
+}
+
+/* What the statements of one db_ext_page call did (SQLITE_TRACE_PROFILE
+ * runs when each ends, the index's own statements included). */
+struct trace {
+	long long fullscan; /* steps of full scans of a table or an index */
+	bool fts;           /* a statement read extensions_fts */
+};
+
+static int trace_cb(unsigned type, void *ctx, void *p, void *x)
+{
+	(void)x;
+	struct trace *t = ctx;
+	if (type == SQLITE_TRACE_PROFILE) {
+		sqlite3_stmt *st = p;
+		t->fullscan += sqlite3_stmt_status(st, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0);
+		const char *sql = sqlite3_sql(st);
+		t->fts |= sql && strstr(sql, "extensions_fts") != NULL;
+	}
+	return 0;
+}
+
+static struct trace traced_page(sqlite3 *db, const struct rowset *set, const char *q, enum db_ext_sort sort,
+				bool desc, unsigned limit, unsigned offset)
+{
+	struct trace t = { 0 };
+	assert_int_equal(sqlite3_trace_v2(db, SQLITE_TRACE_PROFILE, trace_cb, &t), SQLITE_OK);
+	expect_set_page(db, set, q, sort, desc, limit, offset);
+	assert_int_equal(sqlite3_trace_v2(db, 0, NULL, NULL), SQLITE_OK);
+	return t;
+}
+
+/* Which way each search goes, from what SQLite stepped: a search of 3
+ * characters or more reads no table or index in full when its page is by
+ * number, however many rows match and however deep the page, and for any
+ * order when few rows match; a short one scans. */
+static void test_search_paths(void **state)
+{
+	(void)state;
+	char path[128];
+	sqlite3 *db = open_fresh(path, sizeof path);
+	/* 2,000 extensions 10000..11999 named "User N", 1 in 100 of them
+	 * also "Rare". */
+	char *csv = malloc(2000 * 48 + 64);
+	assert_non_null(csv);
+	size_t w = (size_t)sprintf(csv, "extension,name,password,vm_pin\n");
+	for (unsigned i = 0; i < 2000; i++)
+		w += (size_t)sprintf(csv + w, "%u,User %u%s,pw%u,\n", 10000 + i, 10000 + i, i % 100 == 7 ? " Rare" : "",
+				     10000 + i);
+	FILE *f = fmemopen(csv, w, "r");
+	assert_non_null(f);
+	unsigned imported = 0;
+	assert_int_equal(db_ext_import_csv(db, f, NULL, NULL, &imported), 0);
+	fclose(f);
+	free(csv);
+	assert_int_equal(imported, 2000);
+	struct rowset set;
+	load_rows(db, &set);
+
+	struct trace t = traced_page(db, &set, "rare", DB_EXT_SORT_NUMBER, false, 100, 0);
+	assert_true(t.fts);
+	assert_int_equal(t.fullscan, 0);
+	t = traced_page(db, &set, "RARE", DB_EXT_SORT_NAME, true, 5, 3);
+	assert_true(t.fts);
+	assert_int_equal(t.fullscan, 0);
+	t = traced_page(db, &set, "1150", DB_EXT_SORT_UPDATED, false, 100, 0);
+	assert_true(t.fts);
+	assert_int_equal(t.fullscan, 0);
+	/* Every row matches: by number, still no scan, also far down... */
+	t = traced_page(db, &set, "user", DB_EXT_SORT_NUMBER, false, 100, 0);
+	assert_true(t.fts);
+	assert_int_equal(t.fullscan, 0);
+	t = traced_page(db, &set, "ser 1", DB_EXT_SORT_NUMBER, true, 100, 1850);
+	assert_true(t.fts);
+	assert_int_equal(t.fullscan, 0);
+	/* ...by name a scan, cheaper than 2,000 lookups. */
+	t = traced_page(db, &set, "user", DB_EXT_SORT_NAME, false, 100, 0);
+	assert_true(t.fullscan > 0);
+	/* Nothing matches: the count says so, no page is read. */
+	t = traced_page(db, &set, "zzz", DB_EXT_SORT_NAME, false, 100, 0);
+	assert_true(t.fts);
+	assert_int_equal(t.fullscan, 0);
+	/* Too short for trigrams, or not UTF-8: the scan, and the right rows. */
+	t = traced_page(db, &set, "re", DB_EXT_SORT_NUMBER, false, 100, 0);
+	assert_false(t.fts);
+	assert_true(t.fullscan > 0);
+	t = traced_page(db, &set, "\xff\xfe\xfd", DB_EXT_SORT_NUMBER, false, 100, 0);
+	assert_false(t.fts);
+	t = traced_page(db, &set, "Rar\xc3", DB_EXT_SORT_NUMBER, false, 100, 0);
+	assert_false(t.fts);
+	/* A short search whose walk reaches the end counts nothing more: one
+	 * scan of the 2,000 rows, not two. */
+	t = traced_page(db, &set, "zz", DB_EXT_SORT_NUMBER, false, 100, 0);
+	assert_true(t.fullscan > 0);
+	assert_true(t.fullscan <= 2000);
+	free_rows(&set);
+	db_close(db);
+}
+
+/* The index holds exactly what extensions does: FTS5's own check, one row
+ * per extension under its key with its number and lowered name, and
+ * searches that agree with the model. */
+static void expect_in_step(sqlite3 *db, const char *const *qs, size_t nq)
+{
+	assert_int_equal(sqlite3_exec(db, "INSERT INTO extensions_fts(extensions_fts) VALUES ('integrity-check')",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	long long n = query_int(db, "SELECT count(*) FROM extensions");
+	assert_int_equal(query_int(db, "SELECT count(*) FROM extensions_fts"), n);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM extensions e JOIN extensions_fts f"
+				       " ON f.rowid = " DB_EXT_FTS_KEY("e.number") " AND f.number = e.number"
+				       " AND f.name = lower(e.name)"),
+			 n);
+	struct rowset set;
+	load_rows(db, &set);
+	for (size_t i = 0; i < nq; i++) {
+		expect_set_page(db, &set, qs[i], DB_EXT_SORT_NUMBER, false, 1000, 0);
+		expect_set_page(db, &set, qs[i], DB_EXT_SORT_NAME, true, 1000, 0);
+	}
+	free_rows(&set);
+}
+
+/* Every writer keeps the index in step: db_ext_add, db_ext_update (a new
+ * name, a change of case only, other columns only), db_ext_del, the CSV
+ * import, a transaction rolled back, and plain SQL as the sqlite3 shell
+ * would run it: a number changed, INSERT OR REPLACE with and without
+ * recursive triggers, a DELETE of many rows. */
+static void test_search_index_in_step(void **state)
+{
+	(void)state;
+	static const char *const qs[] = { "ann", "ANN", "Ann Lee", "100", "1001", "10", "new", "csv", "Älv",
+					  "%", "re", "row", "lee" };
+	const size_t nq = sizeof qs / sizeof qs[0];
+	char err[256];
+	sqlite3 *db = fill();
+	expect_in_step(db, qs, nq);
+
+	assert_int_equal(db_ext_add(db, "7001", "Ann Lee", "secret1", "", err, sizeof err), 0);
+	assert_int_equal(db_ext_add(db, "7002", "NEW ROW", "secret1", "", err, sizeof err), 0);
+	expect_in_step(db, qs, nq);
+	assert_int_equal(db_ext_update(db, "7001", "Bo Ek", NULL, NULL, NULL, err, sizeof err), 0);
+	assert_int_equal(db_ext_update(db, "10", "ANN", NULL, NULL, NULL, err, sizeof err), 0);
+	int ring = 40;
+	assert_int_equal(db_ext_update(db, "7002", NULL, NULL, NULL, &ring, err, sizeof err), 0);
+	assert_int_equal(db_ext_set_dnd(db, "7002", true), 0);
+	expect_in_step(db, qs, nq);
+	assert_int_equal(db_ext_del(db, "1000"), 0);
+	assert_int_equal(db_ext_del(db, "7002"), 0);
+	expect_in_step(db, qs, nq);
+
+	static const char csv[] = "extension,name,password,vm_pin\n8001,Csv Ann,pw8001,\n8002,csv row,pw8002,\n";
+	FILE *f = fmemopen((void *)csv, sizeof csv - 1, "r");
+	assert_non_null(f);
+	unsigned imported = 0;
+	assert_int_equal(db_ext_import_csv(db, f, NULL, NULL, &imported), 0);
+	fclose(f);
+	assert_int_equal(imported, 2);
+	expect_in_step(db, qs, nq);
+
+	assert_int_equal(db_begin(db), 0);
+	assert_int_equal(db_ext_add(db, "9001", "Rolled Back Ann", "secret1", "", err, sizeof err), 0);
+	assert_int_equal(db_ext_update(db, "8001", "Renamed", NULL, NULL, NULL, err, sizeof err), 0);
+	db_rollback(db);
+	expect_in_step(db, qs, nq);
+
+	assert_int_equal(sqlite3_exec(db, "UPDATE extensions SET number = '1001001' WHERE number = '8002'", NULL, NULL,
+				      NULL),
+			 SQLITE_OK);
+	expect_in_step(db, qs, nq);
+	static const char *const recursive[] = { "PRAGMA recursive_triggers = ON", "PRAGMA recursive_triggers = OFF" };
+	for (int k = 0; k < 2; k++) {
+		assert_int_equal(sqlite3_exec(db, recursive[k], NULL, NULL, NULL), SQLITE_OK);
+		char sql[200];
+		snprintf(sql, sizeof sql,
+			 "INSERT OR REPLACE INTO extensions(number, name, ha1_md5, ha1_sha256)"
+			 " VALUES ('8001', 'Replaced Row %d', '', '')",
+			 k);
+		assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+		expect_in_step(db, qs, nq);
+	}
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM extensions WHERE number LIKE '1%'", NULL, NULL, NULL), SQLITE_OK);
+	expect_in_step(db, qs, nq);
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM extensions", NULL, NULL, NULL), SQLITE_OK);
+	expect_in_step(db, qs, nq);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM extensions_fts"), 0);
+	db_close(db);
+}
+
+/* A version 3 file gets the indexes on open and keeps its rows. */
 static void test_migration_from_3(void **state)
 {
 	(void)state;
@@ -351,7 +767,11 @@ static void test_migration_from_3(void **state)
 	sqlite3 *db = open_fresh(path, sizeof path);
 	assert_int_equal(db_ext_add(db, "1001", "Ann", "secret1", "", err, sizeof err), 0);
 	assert_int_equal(db_ext_add(db, "99", "Bea", "secret1", "", err, sizeof err), 0);
-	assert_int_equal(sqlite3_exec(db, "DROP INDEX extensions_order; PRAGMA user_version = 3;", NULL, NULL, NULL),
+	assert_int_equal(sqlite3_exec(db,
+				      "DROP TRIGGER extensions_fts_ai; DROP TRIGGER extensions_fts_ad;"
+				      " DROP TRIGGER extensions_fts_au; DROP TABLE extensions_fts;"
+				      " DROP INDEX extensions_order; PRAGMA user_version = 3;",
+				      NULL, NULL, NULL),
 			 SQLITE_OK);
 	db_close(db);
 	db = NULL;
@@ -366,6 +786,10 @@ static void test_migration_from_3(void **state)
 	assert_int_equal(total, 2);
 	assert_string_equal(p.number[0], "99");
 	assert_string_equal(p.number[1], "1001");
+	p.n = 0;
+	assert_int_equal(db_ext_page(db, "BEA", DB_EXT_SORT_NUMBER, false, 10, 0, page_cb, &p, &total), 0);
+	assert_int_equal(total, 1);
+	assert_string_equal(p.number[0], "99");
 	db_close(db);
 }
 
@@ -403,6 +827,10 @@ int main(int argc, char **argv)
 		UNIT_TEST(test_page_matches_model),
 		UNIT_TEST(test_page_literal_facts),
 		UNIT_TEST(test_default_order_uses_index),
+		UNIT_TEST(test_search_scan_reads_index_only),
+		UNIT_TEST(test_search_random_vs_model),
+		UNIT_TEST(test_search_paths),
+		UNIT_TEST(test_search_index_in_step),
 		UNIT_TEST(test_migration_from_3),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
