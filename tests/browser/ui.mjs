@@ -203,6 +203,8 @@ async function main() {
     check(/^\S{8,}$/.test(pw301), 'the new SIP password is shown');
     check(await text('#sip-user') === '301', 'the SIP user name is the extension number');
     check(await text('#sip-server') === '127.0.0.1', 'the SIP server is the host the browser used');
+    check((await text('#sip-port')).startsWith(`${sipPort},`), 'the SIP port shown is the one pbxd listens on: ' +
+      await text('#sip-port'));
     const realm = await text('#sip-domain');
     check(await text('#ext-number-error') === '', 'the inline error is gone after success');
     await page.waitForFunction(() => document.querySelectorAll('#ext-table tbody tr').length === 1);
@@ -379,6 +381,21 @@ async function main() {
     const set = await apiGet('/api/v1/settings');
     check(String(set.data.max_contacts) === '7', 'the setting is saved');
     check(await page.$('#set-nonce_key') === null, 'the secret nonce key is not shown');
+    // the network settings list what pbxd uses; a bad codec order is marked, a good one saved
+    check(await page.inputValue('#set-sip_port') === String(sipPort), 'Settings shows the SIP port pbxd listens on');
+    check(await page.inputValue('#set-rtp_port_min') === String(rtpLo) &&
+      await page.inputValue('#set-rtp_port_max') === String(rtpLo + 98), 'Settings shows the RTP ports in use');
+    check(await page.inputValue('#set-codec_order') === 'opus,PCMU,PCMA', 'Settings shows the codec order');
+    await page.fill('#set-codec_order', 'G729');
+    await page.click('#set-form button[type=submit]');
+    await page.waitForFunction(() => document.getElementById('set-codec_order-error').textContent.length > 0);
+    check(await page.getAttribute('#set-codec_order', 'aria-invalid') === 'true', 'an unknown codec is refused on its field');
+    await page.fill('#set-codec_order', 'PCMU,PCMA,opus');
+    await page.evaluate(() => { document.getElementById('status').textContent = ''; });
+    await page.click('#set-form button[type=submit]');
+    await page.waitForFunction(() => document.getElementById('set-codec_order-error').textContent === '' &&
+      /saved/.test(document.getElementById('status').textContent));
+    check((await apiGet('/api/v1/settings')).data.codec_order === 'PCMU,PCMA,opus', 'the codec order is saved');
     await shot('settings');
 
     // ---- administrators: add, set a password, delete.
