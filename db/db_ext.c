@@ -404,13 +404,15 @@ static const char *const ext_orders[][2] = {
  *    trigrams, without reading the others.
  *
  * A search the index can answer is counted there (the cost grows with the
- * matches, not with the table). Its rowids run in number order
- * (DB_EXT_FTS_KEY), so a page by number is the index's offset .. offset +
- * limit - 1 matches, each looked up by number: no scan and no sort
- * whatever the count. Another order sorts all the matches, from the index
- * or from a scan, whichever reads less (ext_fts_pays). A shorter search
- * walks in the page's order, which stops once the page is full, and is
- * counted by a second scan only when the walk did not see the last match.
+ * matches, not with the table), and its page is taken whichever way
+ * ext_fts_pays finds cheaper for that many matches. The index's rowids
+ * run in number order (DB_EXT_FTS_KEY), so a page by number from the index
+ * is its matches offset .. offset + limit - 1, each looked up by number,
+ * with no sort; a walk in number order stops once the page is full, which
+ * is sooner when most rows match. Any other order sorts all the matches,
+ * found by the index or by a scan. A shorter search walks in the page's
+ * order, and is counted by a second scan only when the walk did not see
+ * the last match.
  *
  * Parameters: ?1 q, ?2 LIMIT, ?3 OFFSET, ?4 the LIKE pattern.
  */
@@ -423,19 +425,35 @@ static const char *const ext_orders[][2] = {
 _Static_assert(DB_NUMBER_MAX <= 15 && DB_NUMBER_MIN >= 1, "DB_EXT_FTS_KEY holds 1..15 digits");
 
 /*
- * A match taken from the index and sorted costs about EXT_FTS_ROW rows of
- * a scan: 2.5 to 5 us a match (the index's row, the lookup in extensions,
- * the sort) against 0.15 us a row for extensions_order tested with
- * EXT_MATCH (10,000 extensions with a tag in 10 to 5,000 of the names,
- * -O2, 2 cores; tests/bench/README, api). Both ways sort the matches.
+ * What the ways to a page cost, in rows of a scan (a row of
+ * extensions_order tested with EXT_MATCH: about 0.12 us), measured over
+ * 10,000 extensions with a tag in 10 to 5,000 of the names (-O2, 2 cores;
+ * tests/bench/README, api):
+ *   EXT_COST_KEY     a match read from the index in rowid order (0.1-0.25 us)
+ *   EXT_COST_LOOKUP  a row of the page looked up by number (1.3 us)
+ *   EXT_COST_SORTED  a match looked up and sorted by EXT_FTS_MATCH (2.5-5 us)
  */
-#define EXT_FTS_ROW 20
+#define EXT_COST_KEY 2
+#define EXT_COST_LOOKUP 11
+#define EXT_COST_SORTED 20
 
-/* Is an order other than the number's cheaper from the index's m matches
- * than from a scan of all n rows? */
-static bool ext_fts_pays(unsigned m, unsigned n)
+/* Is the page of a search with m matches among n rows cheaper from the
+ * index than from a walk in the page's order? Every order but the
+ * number's sorts all the matches either way, and the walk reads all n
+ * rows. By number, the index reads the matches up to the page's last and
+ * looks the page up; the walk stops at the page's last match: about
+ * (offset + limit) / m of the way when the matches are spread evenly, the
+ * whole table at worst, which bounds what a wrong guess costs. */
+static bool ext_fts_pays(enum db_ext_sort sort, unsigned m, unsigned n, unsigned limit, unsigned offset)
 {
-	return (uint64_t)m * EXT_FTS_ROW <= n;
+	if (sort != DB_EXT_SORT_NUMBER)
+		return (uint64_t)m * EXT_COST_SORTED <= n;
+	uint64_t need = (uint64_t)offset + limit;
+	uint64_t walk = m ? need * n / m : n;
+	if (walk > n)
+		walk = n;
+	uint64_t keys = need < m ? need : m;
+	return keys * EXT_COST_KEY + (uint64_t)limit * EXT_COST_LOOKUP <= walk;
 }
 
 /* "%q%" with q's %, _ and \ escaped so that they match themselves. out
@@ -574,15 +592,15 @@ static int ext_page_in_txn(sqlite3 *db, const char *q, enum db_ext_sort sort, bo
 		ret = ext_count(db, "SELECT count(*) FROM extensions_fts" EXT_FTS_WHERE, q, NULL, total);
 		if (ret != 0 || *total == 0 || offset >= *total || limit == 0)
 			return ret;
-		if (sort == DB_EXT_SORT_NUMBER)
-			return ext_fts_page_by_number(db, q, desc, limit, offset, cb, ctx);
 		unsigned n = 0;
 		ret = ext_count(db, "SELECT count(*) FROM extensions", NULL, NULL, &n);
 		if (ret != 0)
 			return ret;
-		if (ext_fts_pays(*total, n))
-			return ext_page_rows(db, EXT_FTS_MATCH, q, NULL, sort, desc, limit, offset, cb, ctx, &rows);
-		return ext_page_rows(db, EXT_MATCH, q, like, sort, desc, limit, offset, cb, ctx, &rows);
+		if (!ext_fts_pays(sort, *total, n, limit, offset))
+			return ext_page_rows(db, EXT_MATCH, q, like, sort, desc, limit, offset, cb, ctx, &rows);
+		if (sort == DB_EXT_SORT_NUMBER)
+			return ext_fts_page_by_number(db, q, desc, limit, offset, cb, ctx);
+		return ext_page_rows(db, EXT_FTS_MATCH, q, NULL, sort, desc, limit, offset, cb, ctx, &rows);
 	}
 	ret = ext_page_rows(db, EXT_MATCH, q, like, sort, desc, limit, offset, cb, ctx, &rows);
 	/* A walk that ran out of matches inside the page saw them all: there

@@ -496,7 +496,9 @@ static sqlite3 *fill_random(unsigned count)
 		assert_int_equal(db_number_in_use(db, number, &used), 0);
 		if (used)
 			continue;
-		random_text(name, sizeof name, rnd(4) == 0 ? 0 : 1 + rnd(10));
+		/* Half the names share a word: searches that match most rows. */
+		size_t w = rnd(2) ? (size_t)snprintf(name, sizeof name, "Team ") : 0;
+		random_text(name + w, sizeof name - w, rnd(4) == 0 ? 0 : 1 + rnd(10));
 		int rc = db_ext_add(db, number, name, "secret1", "", err, sizeof err);
 		if (rc != 0)
 			fprintf(stderr, "%s \"%s\": %s\n", number, name, err);
@@ -555,6 +557,8 @@ static void test_search_random_vs_model(void **state)
 			unsigned chars = 1 + i % 5;
 			if (i % 3 == 0)
 				random_text(q, sizeof q, chars);
+			else if (i % 10 == 1)
+				snprintf(q, sizeof q, "%.*s", (int)chars, rnd(2) ? "tEaM " : "Team ");
 			else
 				random_part(&set, chars, q, sizeof q);
 			if (!q[0])
@@ -639,16 +643,20 @@ static void test_search_paths(void **state)
 	t = traced_page(db, &set, "1150", DB_EXT_SORT_UPDATED, false, 100, 0);
 	assert_true(t.fts);
 	assert_int_equal(t.fullscan, 0);
-	/* Every row matches: by number, still no scan, also far down... */
+	/* Every row matches: counted by the index, and the page by number
+	 * walks just the rows it returns, cheaper than looking each up; far
+	 * down it walks to the page, never twice over the table... */
 	t = traced_page(db, &set, "user", DB_EXT_SORT_NUMBER, false, 100, 0);
 	assert_true(t.fts);
-	assert_int_equal(t.fullscan, 0);
+	assert_true(t.fullscan > 0);
+	assert_true(t.fullscan <= 101);
 	t = traced_page(db, &set, "ser 1", DB_EXT_SORT_NUMBER, true, 100, 1850);
 	assert_true(t.fts);
-	assert_int_equal(t.fullscan, 0);
+	assert_true(t.fullscan <= 2000);
 	/* ...by name a scan, cheaper than 2,000 lookups. */
 	t = traced_page(db, &set, "user", DB_EXT_SORT_NAME, false, 100, 0);
 	assert_true(t.fullscan > 0);
+	assert_true(t.fullscan <= 2000);
 	/* Nothing matches: the count says so, no page is read. */
 	t = traced_page(db, &set, "zzz", DB_EXT_SORT_NAME, false, 100, 0);
 	assert_true(t.fts);
