@@ -36,14 +36,6 @@
 
 /* ------------------------------------------------------------- helpers */
 
-static void sa_set_port(struct sockaddr_storage *a, uint16_t port)
-{
-	if (a->ss_family == AF_INET)
-		((struct sockaddr_in *)a)->sin_port = htons(port);
-	else if (a->ss_family == AF_INET6)
-		((struct sockaddr_in6 *)a)->sin6_port = htons(port);
-}
-
 /* 0.0.0.0 or :: (RFC 2543 hold), or no address at all */
 static bool sa_unspecified(const struct sockaddr_storage *a)
 {
@@ -271,7 +263,7 @@ static void latch_apply(struct leg *l)
 		l->dst_rtcp = l->dst;
 	} else if (!l->rtcp_from_peer) {
 		l->dst_rtcp = l->latch_addr;
-		sa_set_port(&l->dst_rtcp, (uint16_t)(sip_addr_port(&l->latch_addr) + 1));
+		sip_addr_set_port(&l->dst_rtcp, (uint16_t)(sip_addr_port(&l->latch_addr) + 1));
 	}
 	if (!l->latch_reported) {
 		struct media_event ev;
@@ -346,7 +338,7 @@ int leg_apply_params(struct leg *l, const struct media_leg_params *old, bool was
 			l->dst_rtcp = p->remote_rtcp;
 		} else {
 			l->dst_rtcp = p->remote;
-			sa_set_port(&l->dst_rtcp, (uint16_t)(sip_addr_port(&p->remote) + 1));
+			sip_addr_set_port(&l->dst_rtcp, (uint16_t)(sip_addr_port(&p->remote) + 1));
 		}
 	}
 	l->rtcp_from_peer = false;

@@ -22,14 +22,6 @@
 
 #define DRAIN_CHECK_MS 1000
 
-static void with_port(struct sockaddr_storage *a, uint16_t port)
-{
-	if (a->ss_family == AF_INET)
-		((struct sockaddr_in *)a)->sin_port = htons(port);
-	else if (a->ss_family == AF_INET6)
-		((struct sockaddr_in6 *)a)->sin6_port = htons(port);
-}
-
 /* Where pbxd is to listen under cfg: the --sip-listen addresses, each on
  * sip_port when it is set. */
 static unsigned wanted(const struct core *c, const struct config *cfg, struct sockaddr_storage *out)
@@ -37,7 +29,7 @@ static unsigned wanted(const struct core *c, const struct config *cfg, struct so
 	for (unsigned i = 0; i < c->net.nstarted; i++) {
 		out[i] = c->net.started[i];
 		if (cfg->sip_port)
-			with_port(&out[i], (uint16_t)cfg->sip_port);
+			sip_addr_set_port(&out[i], (uint16_t)cfg->sip_port);
 	}
 	return c->net.nstarted;
 }

@@ -220,14 +220,6 @@ static bool contact_natted(const struct sip_uri *u, const struct sip_dest *src)
 	return !contact_same_host(u, src) || port != sip_addr_port(&src->peer);
 }
 
-static void sip_dest_set_port(struct sip_dest *d, uint16_t port)
-{
-	if (d->peer.ss_family == AF_INET)
-		((struct sockaddr_in *)&d->peer)->sin_port = htons(port);
-	else if (d->peer.ss_family == AF_INET6)
-		((struct sockaddr_in6 *)&d->peer)->sin6_port = htons(port);
-}
-
 static long contact_expires(const struct registrar *r, const struct sip_msg *req,
 			    const struct sip_contact *c)
 {
@@ -296,7 +288,7 @@ static void binding_fill(struct reg_binding *b, const struct sip_msg *req, const
 		 * the same address: no NAT in between. The phone registered from
 		 * another socket than the one it listens on (or for another device
 		 * there, RFC 3261 10.2): requests go to the Contact's port. */
-		sip_dest_set_port(&b->reach, c->na.uri.port ? c->na.uri.port : 5060);
+		sip_addr_set_port(&b->reach.peer, c->na.uri.port ? c->na.uri.port : 5060);
 		b->natted = false;
 	}
 	const struct sip_hdr *ua = sip_msg_hdr(req, SIP_HDR_USER_AGENT);

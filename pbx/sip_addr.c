@@ -19,6 +19,14 @@ const char *sip_addr_host(const struct sockaddr_storage *ss, char *buf, size_t c
 	return buf;
 }
 
+void sip_addr_set_port(struct sockaddr_storage *ss, uint16_t port)
+{
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+	else if (ss->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+}
+
 uint16_t sip_addr_port(const struct sockaddr_storage *ss)
 {
 	if (ss->ss_family == AF_INET)

@@ -29,6 +29,8 @@ const char *sip_addr_str(const struct sockaddr_storage *ss, char *buf, size_t ca
 /* Host only, no brackets or port: "1.2.3.4" or "::1". */
 const char *sip_addr_host(const struct sockaddr_storage *ss, char *buf, size_t cap);
 uint16_t sip_addr_port(const struct sockaddr_storage *ss);
+/* Set the port of an AF_INET or AF_INET6 address; other families are left alone. */
+void sip_addr_set_port(struct sockaddr_storage *ss, uint16_t port);
 socklen_t sip_addr_len(const struct sockaddr_storage *ss);
 bool sip_addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 /* Parse "1.2.3.4:5060", "[::1]:5060", "1.2.3.4" (port = defport), "[::1]".

@@ -203,8 +203,5 @@ void sip_response_dest(const struct sip_msg *req, const struct sip_dest *src, st
 	if (v->rport)
 		return; /* the source port, as received */
 	uint16_t port = v->port ? v->port : 5060;
-	if (out->peer.ss_family == AF_INET)
-		((struct sockaddr_in *)&out->peer)->sin_port = htons(port);
-	else if (out->peer.ss_family == AF_INET6)
-		((struct sockaddr_in6 *)&out->peer)->sin6_port = htons(port);
+	sip_addr_set_port(&out->peer, port);
 }

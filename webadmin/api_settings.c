@@ -128,10 +128,7 @@ static int check_sip_port(struct api_req *r, const struct live_net *net, const c
 		struct sockaddr_storage a;
 		if (sip_addr_parse(net->started[i], 0, &a) != 0)
 			continue;
-		if (a.ss_family == AF_INET)
-			((struct sockaddr_in *)&a)->sin_port = htons((uint16_t)port);
-		else
-			((struct sockaddr_in6 *)&a)->sin6_port = htons((uint16_t)port);
+		sip_addr_set_port(&a, (uint16_t)port);
 		int err = port_free(&a);
 		if (err) {
 			char s[SIP_ADDRSTR_MAX];
