@@ -282,8 +282,49 @@ static const char migration_5[] =
 
 	"PRAGMA user_version = 5;";
 
+/*
+ * Migration 6: searches of 2 characters from the trigram index too.
+ *
+ * extensions_fts is rebuilt with two U+0001 after each column (no number
+ * or name holds a control character, nor does a search the index
+ * answers), so that every pair of characters, the last pair included,
+ * begins one of the index's trigrams: a number or name holds "ab" exactly
+ * when a term of the index that begins with "ab" is in its row.
+ * extensions_fts_terms (fts5vocab) lists the terms in order, so db_ext_page
+ * finds those of a 2-character search with a range of terms and matches
+ * them ORed. Searches of 3 characters or more match as before.
+ */
+#define EXT_FTS_PAD(col) col " || char(1, 1)"
+static const char migration_6[] =
+	"DROP TRIGGER IF EXISTS extensions_fts_ai;"
+	"DROP TRIGGER IF EXISTS extensions_fts_ad;"
+	"DROP TRIGGER IF EXISTS extensions_fts_au;"
+	"DROP TABLE IF EXISTS extensions_fts_terms;"
+	"DROP TABLE IF EXISTS extensions_fts;"
+	"CREATE VIRTUAL TABLE extensions_fts USING fts5(number, name,"
+	" tokenize = 'trigram case_sensitive 1', columnsize = 0);"
+	"CREATE VIRTUAL TABLE extensions_fts_terms USING fts5vocab(extensions_fts, 'row');"
+	"INSERT INTO extensions_fts(rowid, number, name)"
+	" SELECT " DB_EXT_FTS_KEY("number") ", " EXT_FTS_PAD("number") ", " EXT_FTS_PAD("lower(name)")
+	" FROM extensions;"
+	"CREATE TRIGGER extensions_fts_ai AFTER INSERT ON extensions BEGIN"
+	" INSERT OR REPLACE INTO extensions_fts(rowid, number, name)"
+	" VALUES (" DB_EXT_FTS_KEY("NEW.number") ", " EXT_FTS_PAD("NEW.number") ", "
+	EXT_FTS_PAD("lower(NEW.name)") "); END;"
+	"CREATE TRIGGER extensions_fts_ad AFTER DELETE ON extensions BEGIN"
+	" DELETE FROM extensions_fts WHERE rowid = " DB_EXT_FTS_KEY("OLD.number") "; END;"
+	"CREATE TRIGGER extensions_fts_au AFTER UPDATE OF number, name ON extensions"
+	" WHEN OLD.number IS NOT NEW.number OR OLD.name IS NOT NEW.name BEGIN"
+	" DELETE FROM extensions_fts WHERE rowid = " DB_EXT_FTS_KEY("OLD.number") ";"
+	" INSERT OR REPLACE INTO extensions_fts(rowid, number, name)"
+	" VALUES (" DB_EXT_FTS_KEY("NEW.number") ", " EXT_FTS_PAD("NEW.number") ", "
+	EXT_FTS_PAD("lower(NEW.name)") "); END;"
+
+	"PRAGMA user_version = 6;";
+
 /* Index i holds the script that takes the schema from version i to i+1. */
-static const char *const migrations[] = { migration_1, migration_2, migration_3, migration_4, migration_5 };
+static const char *const migrations[] = { migration_1, migration_2, migration_3,
+					  migration_4, migration_5, migration_6 };
 _Static_assert(sizeof migrations / sizeof migrations[0] == DB_SCHEMA_VERSION,
 	       "one migration per schema version");
 

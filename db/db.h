@@ -29,7 +29,7 @@
 #include <sqlite3.h>
 
 /* Schema version db_open migrates to (PRAGMA user_version). */
-#define DB_SCHEMA_VERSION 5
+#define DB_SCHEMA_VERSION 6
 
 /* Field limits, shared by validation, CSV import and the snapshot. */
 #define DB_NUMBER_MIN 2        /* digits in an extension or room number */

@@ -398,10 +398,12 @@ static const char *const ext_orders[][2] = {
  *    case), LIKE with q's %, _ and \ escaped on the name (LIKE folds ASCII
  *    only). It reads number and name, which extensions_order holds: a scan
  *    reads that index, and the table only for the rows it returns.
- *  - extensions_fts (migration 5), for a q of EXT_FTS_MIN characters or
- *    more: a quoted phrase of q lowered with lower(), as the index's names
- *    are, finds the rows whose number or lowered name holds it from its
- *    trigrams, without reading the others.
+ *  - extensions_fts (migrations 5 and 6), a trigram index of the numbers
+ *    and of the names lowered with lower(), as q is: for a q of 3
+ *    characters or more the quoted phrase of its trigrams
+ *    (EXT_FTS_PHRASE), for one of 2 the index's terms that begin with it,
+ *    ORed (ext_fts_terms). Either finds the rows that hold q without
+ *    reading the others.
  *
  * A search the index can answer is counted there (the cost grows with the
  * matches, not with the table), and its page is taken whichever way
@@ -410,17 +412,21 @@ static const char *const ext_orders[][2] = {
  * is its matches offset .. offset + limit - 1, each looked up by number,
  * with no sort; a walk in number order stops once the page is full, which
  * is sooner when most rows match. Any other order sorts all the matches,
- * found by the index or by a scan. A shorter search walks in the page's
- * order, and is counted by a second scan only when the walk did not see
- * the last match.
+ * found by the index or by a scan. Other searches (1 character, 2 whose
+ * pair begins too many terms, bytes that are not UTF-8) walk in the
+ * page's order, and are counted by a second scan only when the walk did
+ * not see the last match.
  *
- * Parameters: ?1 q, ?2 LIMIT, ?3 OFFSET, ?4 the LIKE pattern.
+ * Parameters: ?1 q, ?2 LIMIT, ?3 OFFSET, ?4 the LIKE pattern, ?5 the
+ * MATCH expression of a 2-character q.
  */
 #define EXT_MATCH " WHERE instr(number, ?1) > 0 OR name LIKE ?4 ESCAPE '\\'"
-#define EXT_FTS_WHERE " WHERE extensions_fts MATCH '\"' || replace(lower(?1), '\"', '\"\"') || '\"'"
-#define EXT_FTS_MATCH " WHERE number IN (SELECT number FROM extensions_fts" EXT_FTS_WHERE ")"
-#define EXT_Q_MAX 256 /* bytes of a search */
-#define EXT_FTS_MIN 3 /* characters: the trigram tokenizer makes nothing of fewer */
+#define EXT_FTS_PHRASE " WHERE extensions_fts MATCH '\"' || replace(lower(?1), '\"', '\"\"') || '\"'"
+#define EXT_FTS_EXPR " WHERE extensions_fts MATCH ?5"
+#define EXT_Q_MAX 256    /* bytes of a search */
+#define EXT_FTS_MIN 2    /* characters of the shortest search the index answers */
+#define EXT_TERMS_MAX 48 /* terms a 2-character search may stand for; more: the scan is cheaper */
+#define EXT_EXPR_MAX (EXT_TERMS_MAX * 32) /* bytes: a term is 3 characters, quoted, with " OR " */
 
 _Static_assert(DB_NUMBER_MAX <= 15 && DB_NUMBER_MIN >= 1, "DB_EXT_FTS_KEY holds 1..15 digits");
 
@@ -431,7 +437,7 @@ _Static_assert(DB_NUMBER_MAX <= 15 && DB_NUMBER_MIN >= 1, "DB_EXT_FTS_KEY holds 
  * tests/bench/README, api):
  *   EXT_COST_KEY     a match read from the index in rowid order (0.1-0.25 us)
  *   EXT_COST_LOOKUP  a row of the page looked up by number (1.3 us)
- *   EXT_COST_SORTED  a match looked up and sorted by EXT_FTS_MATCH (2.5-5 us)
+ *   EXT_COST_SORTED  a match looked up and sorted by the index's IN (2.5-5 us)
  */
 #define EXT_COST_KEY 2
 #define EXT_COST_LOOKUP 11
@@ -471,29 +477,49 @@ static void ext_like_pattern(const char *q, char *out)
 	*o = '\0';
 }
 
-/* Can the trigram index answer q? Only well-formed UTF-8 of at least
- * EXT_FTS_MIN characters: whatever else q holds goes to the scan, which
- * is right for any bytes. */
-static bool ext_fts_usable(const char *q)
+/* Characters of q when the index may answer it: well-formed UTF-8 with no
+ * control character (so never the U+0001 that pads the index). 0 for
+ * anything else, which goes to the scan, right for any bytes. */
+static size_t ext_fts_chars(const char *q)
 {
 	if (!db_name_valid(q))
-		return false;
+		return 0;
 	size_t chars = 0;
 	for (const unsigned char *p = (const unsigned char *)q; *p; p++)
 		chars += (*p & 0xc0) != 0x80;
-	return chars >= EXT_FTS_MIN;
+	return chars;
 }
 
-/* The count sql answers, with q as ?1 and like as ?4 when they are given. */
-static int ext_count(sqlite3 *db, const char *sql, const char *q, const char *like, unsigned *out)
+/* A search as the statements take it. */
+struct ext_search {
+	const char *q;    /* ?1 */
+	const char *like; /* ?4: q as a LIKE pattern */
+	const char *expr; /* ?5: the MATCH expression of a 2-character q, or NULL */
+	const char *fts;  /* EXT_FTS_PHRASE or EXT_FTS_EXPR: how the index is asked */
+};
+
+/* Bind what st has room for: the statements use different parameters. */
+static void ext_bind(sqlite3_stmt *st, const struct ext_search *s)
 {
+	int n = sqlite3_bind_parameter_count(st);
+	if (s && n >= 1)
+		sqlite3_bind_text(st, 1, s->q, -1, SQLITE_STATIC);
+	if (s && n >= 4)
+		sqlite3_bind_text(st, 4, s->like, -1, SQLITE_STATIC);
+	if (s && n >= 5 && s->expr)
+		sqlite3_bind_text(st, 5, s->expr, -1, SQLITE_STATIC);
+}
+
+/* count(*) of table's rows where where holds. */
+static int ext_count(sqlite3 *db, const char *table, const char *where, const struct ext_search *s,
+		     unsigned *out)
+{
+	char sql[256];
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM %s%s", table, where);
 	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
 	if (rc == SQLITE_OK) {
-		if (q)
-			sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
-		if (like)
-			sqlite3_bind_text(st, 4, like, -1, SQLITE_STATIC);
+		ext_bind(st, s);
 		rc = sqlite3_step(st);
 	}
 	int ret = 0;
@@ -507,22 +533,63 @@ static int ext_count(sqlite3 *db, const char *sql, const char *q, const char *li
 	return ret;
 }
 
-/* The rows of where (EXT_MATCH, EXT_FTS_MATCH or "") in the page's order,
- * offset .. offset + limit - 1, through cb; *rows counts them. */
-static int ext_page_rows(sqlite3 *db, const char *where, const char *q, const char *like,
-			 enum db_ext_sort sort, bool desc, unsigned limit, unsigned offset,
-			 int (*cb)(void *ctx, const struct db_ext *e), void *ctx, unsigned *rows)
+/* The MATCH expression of a 2-character q into out: the index's terms
+ * that begin with lower(q), quoted and ORed, in order; "" when there is
+ * none. ENOSPC when more than EXT_TERMS_MAX do. Terms are 3 characters:
+ * the bounds are q and q followed by the last code point twice. */
+static int ext_fts_terms(sqlite3 *db, const char *q, char out[EXT_EXPR_MAX])
 {
-	char sql[640];
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db,
+				    "SELECT term FROM extensions_fts_terms WHERE term >= lower(?1)"
+				    " AND term <= lower(?1) || char(1114111, 1114111) LIMIT ?2",
+				    -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return db_errno(db, rc);
+	sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, EXT_TERMS_MAX + 1);
+	size_t w = 0;
+	unsigned n = 0;
+	int ret = 0;
+	out[0] = '\0';
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *t = db_col_text(st, 0);
+		if (++n > EXT_TERMS_MAX || w + 8 > EXT_EXPR_MAX) {
+			ret = ENOSPC;
+			break;
+		}
+		w += (size_t)snprintf(out + w, EXT_EXPR_MAX - w, "%s\"", n > 1 ? " OR " : "");
+		for (; *t && w + 4 < EXT_EXPR_MAX; t++) {
+			if (*t == '"')
+				out[w++] = '"';
+			out[w++] = *t;
+		}
+		if (*t || w + 2 > EXT_EXPR_MAX) {
+			ret = ENOSPC;
+			break;
+		}
+		out[w++] = '"';
+		out[w] = '\0';
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = db_errno(db, rc);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* The rows of where in the page's order, offset .. offset + limit - 1,
+ * through cb; *rows counts them. */
+static int ext_page_rows(sqlite3 *db, const char *where, const struct ext_search *s, enum db_ext_sort sort,
+			 bool desc, unsigned limit, unsigned offset, int (*cb)(void *ctx, const struct db_ext *e),
+			 void *ctx, unsigned *rows)
+{
+	char sql[768];
 	snprintf(sql, sizeof sql, "%s%s%s LIMIT ?2 OFFSET ?3", EXT_COLUMNS, where, ext_orders[sort][desc]);
 	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return db_errno(db, rc);
-	if (q)
-		sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
-	if (like)
-		sqlite3_bind_text(st, 4, like, -1, SQLITE_STATIC);
+	ext_bind(st, s);
 	sqlite3_bind_int64(st, 2, limit);
 	sqlite3_bind_int64(st, 3, offset);
 	int ret = ext_walk(db, st, cb, ctx, rows);
@@ -535,16 +602,14 @@ static int ext_page_rows(sqlite3 *db, const char *where, const char *q, const ch
  * spells. One statement reads the index while the other reads the table;
  * an index row without its extension (which the triggers rule out) is
  * skipped. */
-static int ext_fts_page_by_number(sqlite3 *db, const char *q, bool desc, unsigned limit, unsigned offset,
-				  int (*cb)(void *ctx, const struct db_ext *e), void *ctx)
+static int ext_fts_page_by_number(sqlite3 *db, const struct ext_search *s, bool desc, unsigned limit,
+				  unsigned offset, int (*cb)(void *ctx, const struct db_ext *e), void *ctx)
 {
+	char sql[256];
+	snprintf(sql, sizeof sql, "SELECT rowid FROM extensions_fts%s ORDER BY rowid%s LIMIT ?2 OFFSET ?3", s->fts,
+		 desc ? " DESC" : "");
 	sqlite3_stmt *keys = NULL, *row = NULL;
-	int rc = sqlite3_prepare_v2(db,
-				    desc ? "SELECT rowid FROM extensions_fts" EXT_FTS_WHERE
-					   " ORDER BY rowid DESC LIMIT ?2 OFFSET ?3"
-					 : "SELECT rowid FROM extensions_fts" EXT_FTS_WHERE
-					   " ORDER BY rowid LIMIT ?2 OFFSET ?3",
-				    -1, &keys, NULL);
+	int rc = sqlite3_prepare_v2(db, sql, -1, &keys, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(db, EXT_COLUMNS " WHERE number = ?1", -1, &row, NULL);
 	int ret = 0;
@@ -552,7 +617,7 @@ static int ext_fts_page_by_number(sqlite3 *db, const char *q, bool desc, unsigne
 		ret = db_errno(db, rc);
 		goto out;
 	}
-	sqlite3_bind_text(keys, 1, q, -1, SQLITE_STATIC);
+	ext_bind(keys, s);
 	sqlite3_bind_int64(keys, 2, limit);
 	sqlite3_bind_int64(keys, 3, offset);
 	while (ret == 0 && (rc = sqlite3_step(keys)) == SQLITE_ROW) {
@@ -575,6 +640,28 @@ out:
 	return ret;
 }
 
+/* The page and the total of a search the index answers (s->fts set). */
+static int ext_fts_page(sqlite3 *db, const struct ext_search *s, enum db_ext_sort sort, bool desc,
+			unsigned limit, unsigned offset, int (*cb)(void *ctx, const struct db_ext *e), void *ctx,
+			unsigned *total)
+{
+	int ret = ext_count(db, "extensions_fts", s->fts, s, total);
+	if (ret != 0 || *total == 0 || offset >= *total || limit == 0)
+		return ret;
+	unsigned n = 0, rows = 0;
+	ret = ext_count(db, "extensions", "", NULL, &n);
+	if (ret != 0)
+		return ret;
+	if (!ext_fts_pays(sort, *total, n, limit, offset))
+		return ext_page_rows(db, EXT_MATCH, s, sort, desc, limit, offset, cb, ctx, &rows);
+	if (sort == DB_EXT_SORT_NUMBER)
+		return ext_fts_page_by_number(db, s, desc, limit, offset, cb, ctx);
+	char where[256]; /* the index's numbers end in the padding of migration 6 */
+	snprintf(where, sizeof where, " WHERE number IN (SELECT rtrim(number, char(1)) FROM extensions_fts%s)",
+		 s->fts);
+	return ext_page_rows(db, where, s, sort, desc, limit, offset, cb, ctx, &rows);
+}
+
 /* The page and the total, inside the read transaction of db_ext_page. */
 static int ext_page_in_txn(sqlite3 *db, const char *q, enum db_ext_sort sort, bool desc, unsigned limit,
 			   unsigned offset, int (*cb)(void *ctx, const struct db_ext *e), void *ctx,
@@ -583,26 +670,29 @@ static int ext_page_in_txn(sqlite3 *db, const char *q, enum db_ext_sort sort, bo
 	unsigned rows = 0;
 	int ret;
 	if (!q) {
-		ret = ext_count(db, "SELECT count(*) FROM extensions", NULL, NULL, total);
-		return ret ? ret : ext_page_rows(db, "", NULL, NULL, sort, desc, limit, offset, cb, ctx, &rows);
+		ret = ext_count(db, "extensions", "", NULL, total);
+		return ret ? ret : ext_page_rows(db, "", NULL, sort, desc, limit, offset, cb, ctx, &rows);
 	}
-	char like[2 * EXT_Q_MAX + 3];
+	char like[2 * EXT_Q_MAX + 3], expr[EXT_EXPR_MAX];
 	ext_like_pattern(q, like);
-	if (ext_fts_usable(q)) {
-		ret = ext_count(db, "SELECT count(*) FROM extensions_fts" EXT_FTS_WHERE, q, NULL, total);
-		if (ret != 0 || *total == 0 || offset >= *total || limit == 0)
+	struct ext_search s = { .q = q, .like = like };
+	size_t chars = ext_fts_chars(q);
+	if (chars > EXT_FTS_MIN) {
+		s.fts = EXT_FTS_PHRASE;
+	} else if (chars == EXT_FTS_MIN) {
+		ret = ext_fts_terms(db, q, expr);
+		if (ret != 0 && ret != ENOSPC)
 			return ret;
-		unsigned n = 0;
-		ret = ext_count(db, "SELECT count(*) FROM extensions", NULL, NULL, &n);
-		if (ret != 0)
-			return ret;
-		if (!ext_fts_pays(sort, *total, n, limit, offset))
-			return ext_page_rows(db, EXT_MATCH, q, like, sort, desc, limit, offset, cb, ctx, &rows);
-		if (sort == DB_EXT_SORT_NUMBER)
-			return ext_fts_page_by_number(db, q, desc, limit, offset, cb, ctx);
-		return ext_page_rows(db, EXT_FTS_MATCH, q, NULL, sort, desc, limit, offset, cb, ctx, &rows);
+		if (ret == 0 && !expr[0])
+			return 0; /* no term begins with q: nothing matches */
+		if (ret == 0) {
+			s.expr = expr;
+			s.fts = EXT_FTS_EXPR;
+		}
 	}
-	ret = ext_page_rows(db, EXT_MATCH, q, like, sort, desc, limit, offset, cb, ctx, &rows);
+	if (s.fts)
+		return ext_fts_page(db, &s, sort, desc, limit, offset, cb, ctx, total);
+	ret = ext_page_rows(db, EXT_MATCH, &s, sort, desc, limit, offset, cb, ctx, &rows);
 	/* A walk that ran out of matches inside the page saw them all: there
 	 * are offset + rows (with none past offset, that is known for offset
 	 * 0 only). */
@@ -611,7 +701,7 @@ static int ext_page_in_txn(sqlite3 *db, const char *q, enum db_ext_sort sort, bo
 		return 0;
 	}
 	/* Counted also when cb stopped the walk: *total is always set. */
-	int cret = ext_count(db, "SELECT count(*) FROM extensions" EXT_MATCH, q, like, total);
+	int cret = ext_count(db, "extensions", EXT_MATCH, &s, total);
 	return ret ? ret : cret;
 }
 

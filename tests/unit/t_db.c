@@ -304,6 +304,7 @@ static void test_migration_from_1(void **state)
 				      "DROP TRIGGER extensions_fts_ai;"
 				      "DROP TRIGGER extensions_fts_ad;"
 				      "DROP TRIGGER extensions_fts_au;"
+				      "DROP TABLE extensions_fts_terms;"
 				      "DROP TABLE extensions_fts;"
 				      "DROP INDEX extensions_order;"
 				      "DROP TRIGGER extensions_mailbox;"
@@ -364,6 +365,39 @@ static unsigned search_count(sqlite3 *db, const char *q)
 	return total;
 }
 
+/* The search index holds one row per extension, under its key, with its
+ * number and lowered name padded as migration 6 does, and passes FTS5's
+ * own check. */
+static void expect_search_index(sqlite3 *db, long long rows)
+{
+	assert_int_equal(sqlite3_exec(db, "INSERT INTO extensions_fts(extensions_fts) VALUES ('integrity-check')",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM extensions"), rows);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM extensions_fts"), rows);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM extensions e JOIN extensions_fts f"
+				       " ON f.rowid = " DB_EXT_FTS_KEY("e.number") " AND f.number = e.number || char(1, 1)"
+				       " AND f.name = lower(e.name) || char(1, 1)"),
+			 rows);
+}
+
+/* Open path (at an older version) as pbxd would, and check that it ends
+ * up with exactly the schema of a fresh file. */
+static sqlite3 *open_migrated(const char *path)
+{
+	char err[256];
+	sqlite3 *db = NULL;
+	assert_int_equal(db_open(path, &db, err, sizeof err), 0);
+	assert_int_equal(query_int(db, "PRAGMA user_version"), DB_SCHEMA_VERSION);
+	sqlite3 *fresh_db = fresh();
+	char *want = schema_text(fresh_db), *got = schema_text(db);
+	assert_string_equal(got, want);
+	free(want);
+	free(got);
+	db_close(fresh_db);
+	return db;
+}
+
 /* A version 4 file, as the build before the search index left it and then
  * changed by that build (rows added, renamed, deleted with no index to
  * keep): opening it builds the index from the rows, the schema becomes
@@ -380,6 +414,7 @@ static void test_migration_from_4(void **state)
 				      "DROP TRIGGER extensions_fts_ai;"
 				      "DROP TRIGGER extensions_fts_ad;"
 				      "DROP TRIGGER extensions_fts_au;"
+				      "DROP TABLE extensions_fts_terms;"
 				      "DROP TABLE extensions_fts;"
 				      "DROP INDEX extensions_order;"
 				      "CREATE INDEX extensions_order ON extensions(length(number), number);"
@@ -400,35 +435,66 @@ static void test_migration_from_4(void **state)
 	assert_int_equal(query_int(raw, "PRAGMA user_version"), 4);
 	sqlite3_close(raw);
 
-	db = NULL;
-	assert_int_equal(db_open(path, &db, err, sizeof err), 0);
-	assert_int_equal(query_int(db, "PRAGMA user_version"), DB_SCHEMA_VERSION);
-	sqlite3 *fresh_db = fresh();
-	char *want = schema_text(fresh_db), *got = schema_text(db);
-	assert_string_equal(got, want);
-	free(want);
-	free(got);
-	db_close(fresh_db);
-	assert_int_equal(sqlite3_exec(db, "INSERT INTO extensions_fts(extensions_fts) VALUES ('integrity-check')",
-				      NULL, NULL, NULL),
-			 SQLITE_OK);
-	assert_int_equal(query_int(db, "SELECT count(*) FROM extensions_fts"), 3);
-	assert_int_equal(query_int(db, "SELECT count(*) FROM extensions e JOIN extensions_fts f"
-				       " ON f.rowid = " DB_EXT_FTS_KEY("e.number") " AND f.number = e.number"
-				       " AND f.name = lower(e.name)"),
-			 3);
-	/* Searches of 3 characters or more read the index. */
+	db = open_migrated(path);
+	expect_search_index(db, 3);
+	/* Searches of 2 characters or more read the index. */
 	assert_int_equal(search_count(db, "added by"), 1);
 	assert_int_equal(search_count(db, "RENAMED"), 1);
 	assert_int_equal(search_count(db, "BO EK"), 0);
 	assert_int_equal(search_count(db, "Ann"), 0);
 	assert_int_equal(search_count(db, "zoë"), 1);
+	assert_int_equal(search_count(db, "oË"), 0);
 	assert_int_equal(search_count(db, "007"), 1);
 	assert_int_equal(search_count(db, "200"), 1);
+	assert_int_equal(search_count(db, "ed"), 2);
+	assert_int_equal(search_count(db, "07"), 1);
 	/* ...and follow the writes after the migration. */
 	assert_int_equal(db_ext_update(db, "2001", "Ann Again", NULL, NULL, NULL, err, sizeof err), 0);
 	assert_int_equal(search_count(db, "ann a"), 1);
 	assert_int_equal(search_count(db, "added"), 0);
+	expect_search_index(db, 3);
+	db_close(db);
+}
+
+/* A version 5 file (the index without migration 6's padding, which
+ * searches of 2 characters need for the last pair of a name) gets its
+ * index rebuilt, rows written at version 5 included. */
+static void test_migration_from_5(void **state)
+{
+	(void)state;
+	char path[128], err[256];
+	sqlite3 *db = open_fresh(path, sizeof path);
+	assert_int_equal(db_ext_add(db, "1001", "Ann Lee", "secret1", "", err, sizeof err), 0);
+	/* Version 5: no term list, no padding, triggers that do not pad. */
+	assert_int_equal(sqlite3_exec(db,
+				      "DROP TABLE extensions_fts_terms;"
+				      "UPDATE extensions_fts SET number = rtrim(number, char(1)),"
+				      " name = rtrim(name, char(1));"
+				      "DROP TRIGGER extensions_fts_ai;"
+				      "CREATE TRIGGER extensions_fts_ai AFTER INSERT ON extensions BEGIN"
+				      " INSERT OR REPLACE INTO extensions_fts(rowid, number, name)"
+				      " VALUES (" DB_EXT_FTS_KEY("NEW.number") ", NEW.number, lower(NEW.name)); END;"
+				      "PRAGMA user_version = 5;",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	db_close(db);
+	sqlite3 *raw = NULL;
+	assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(raw,
+				      "INSERT INTO extensions(number, name, ha1_md5, ha1_sha256)"
+				      " VALUES ('2001', 'Bo Ek', '', '');",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_int_equal(query_int(raw, "SELECT count(*) FROM extensions_fts WHERE name = 'bo ek'"), 1);
+	sqlite3_close(raw);
+
+	db = open_migrated(path);
+	expect_search_index(db, 2);
+	/* The last pair of a name or number, found only with the padding. */
+	assert_int_equal(search_count(db, "ee"), 1);
+	assert_int_equal(search_count(db, "EK"), 1);
+	assert_int_equal(search_count(db, "01"), 2);
+	assert_int_equal(search_count(db, "bo ek"), 1);
 	db_close(db);
 }
 
@@ -1161,6 +1227,7 @@ int main(int argc, char **argv)
 		UNIT_TEST(test_ext_validation),
 		UNIT_TEST(test_migration_from_1),
 		UNIT_TEST(test_migration_from_4),
+		UNIT_TEST(test_migration_from_5),
 		UNIT_TEST(test_forwarding),
 		UNIT_TEST(test_options),
 		UNIT_TEST(test_rooms_and_collisions),

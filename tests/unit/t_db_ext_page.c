@@ -3,7 +3,7 @@
  * searched in SQL, against a real SQLite file: every sort key both ways,
  * paging boundaries, the total, searches with LIKE wildcards, quotes and
  * non-ASCII text (all literal), the trigram index that answers searches of
- * 3 characters or more (random names and searches of 1 to 5 characters
+ * 2 characters or more (random names and searches of 1 to 5 characters
  * against a naive model, which path each search takes, the index kept in
  * step by every writer), and the migrations that add the index the default
  * order walks and the search index.
@@ -136,7 +136,7 @@ struct rowset {
 	struct row *owned; /* r when loaded (load_rows), its strings too */
 };
 
-#define SET_MAX 2048 /* rows of a set */
+#define SET_MAX 4096 /* rows of a set */
 
 /* The page the old C code gave: numbers into out, the match count back. */
 static unsigned model(const struct rowset *set, const char *q, enum db_ext_sort sort, bool desc, unsigned limit,
@@ -541,8 +541,9 @@ static void random_part(const struct rowset *set, unsigned chars, char *out, siz
 
 /* Random names against the naive model: searches of 1 to 5 characters,
  * made up or cut from the names and numbers with their case flipped, every
- * key both ways, pages across the ends. Searches of 1 and 2 characters
- * scan, longer ones go to the trigram index: both must be the model's. */
+ * key both ways, pages across the ends. Searches of 1 character scan, 2
+ * go to the index's terms, longer ones to its phrases: all must be the
+ * model's. */
 static void test_search_random_vs_model(void **state)
 {
 	(void)state;
@@ -607,10 +608,11 @@ static struct trace traced_page(sqlite3 *db, const struct rowset *set, const cha
 	return t;
 }
 
-/* Which way each search goes, from what SQLite stepped: a search of 3
- * characters or more reads no table or index in full when its page is by
- * number, however many rows match and however deep the page, and for any
- * order when few rows match; a short one scans. */
+/* Which way each search goes, from what SQLite stepped: a search of 2
+ * characters or more that few rows match reads no table or index in full,
+ * whatever the order; one that most rows match walks no further than its
+ * page by number; 1 character, bytes that are not UTF-8 and a pair that
+ * begins too many terms scan. */
 static void test_search_paths(void **state)
 {
 	(void)state;
@@ -661,26 +663,54 @@ static void test_search_paths(void **state)
 	t = traced_page(db, &set, "zzz", DB_EXT_SORT_NAME, false, 100, 0);
 	assert_true(t.fts);
 	assert_int_equal(t.fullscan, 0);
-	/* Too short for trigrams, or not UTF-8: the scan, and the right rows. */
+	/* 2 characters: the index's terms that begin with them, ORed. */
 	t = traced_page(db, &set, "re", DB_EXT_SORT_NUMBER, false, 100, 0);
+	assert_true(t.fts);
+	assert_int_equal(t.fullscan, 0);
+	t = traced_page(db, &set, "Ra", DB_EXT_SORT_CREATED, true, 100, 0);
+	assert_true(t.fts);
+	assert_int_equal(t.fullscan, 0);
+	t = traced_page(db, &set, "zz", DB_EXT_SORT_NUMBER, false, 100, 0);
+	assert_true(t.fts);
+	assert_int_equal(t.fullscan, 0);
+	/* 1 character, or not UTF-8: the scan, and the right rows. */
+	t = traced_page(db, &set, "R", DB_EXT_SORT_NUMBER, false, 100, 0);
 	assert_false(t.fts);
 	assert_true(t.fullscan > 0);
 	t = traced_page(db, &set, "\xff\xfe\xfd", DB_EXT_SORT_NUMBER, false, 100, 0);
 	assert_false(t.fts);
 	t = traced_page(db, &set, "Rar\xc3", DB_EXT_SORT_NUMBER, false, 100, 0);
 	assert_false(t.fts);
-	/* A short search whose walk reaches the end counts nothing more: one
-	 * scan of the 2,000 rows, not two. */
-	t = traced_page(db, &set, "zz", DB_EXT_SORT_NUMBER, false, 100, 0);
+	/* A scan whose walk reaches the end counts nothing more: one pass
+	 * over the 2,000 rows, not two. */
+	t = traced_page(db, &set, "~", DB_EXT_SORT_NUMBER, false, 100, 0);
 	assert_true(t.fullscan > 0);
 	assert_true(t.fullscan <= 2000);
+	free_rows(&set);
+
+	/* A pair that begins more than 48 terms (qz and 60 different third
+	 * characters) scans too. */
+	char err[256];
+	assert_int_equal(db_begin(db), 0);
+	for (unsigned i = 0; i < 60; i++) {
+		char number[8], name[8];
+		snprintf(number, sizeof number, "%u", 20000 + i);
+		snprintf(name, sizeof name, "Qz%c", (char)('!' + i));
+		assert_int_equal(db_ext_add(db, number, name, "secret1", "", err, sizeof err), 0);
+	}
+	assert_int_equal(db_commit(db), 0);
+	load_rows(db, &set);
+	t = traced_page(db, &set, "qZ", DB_EXT_SORT_NUMBER, false, 100, 0);
+	assert_true(t.fullscan > 0);
+	t = traced_page(db, &set, "qZ", DB_EXT_SORT_NAME, true, 7, 50);
+	assert_true(t.fullscan > 0);
 	free_rows(&set);
 	db_close(db);
 }
 
 /* The index holds exactly what extensions does: FTS5's own check, one row
- * per extension under its key with its number and lowered name, and
- * searches that agree with the model. */
+ * per extension under its key with its number and lowered name (each
+ * padded with two U+0001), and searches that agree with the model. */
 static void expect_in_step(sqlite3 *db, const char *const *qs, size_t nq)
 {
 	assert_int_equal(sqlite3_exec(db, "INSERT INTO extensions_fts(extensions_fts) VALUES ('integrity-check')",
@@ -689,8 +719,8 @@ static void expect_in_step(sqlite3 *db, const char *const *qs, size_t nq)
 	long long n = query_int(db, "SELECT count(*) FROM extensions");
 	assert_int_equal(query_int(db, "SELECT count(*) FROM extensions_fts"), n);
 	assert_int_equal(query_int(db, "SELECT count(*) FROM extensions e JOIN extensions_fts f"
-				       " ON f.rowid = " DB_EXT_FTS_KEY("e.number") " AND f.number = e.number"
-				       " AND f.name = lower(e.name)"),
+				       " ON f.rowid = " DB_EXT_FTS_KEY("e.number") " AND f.number = e.number || char(1, 1)"
+				       " AND f.name = lower(e.name) || char(1, 1)"),
 			 n);
 	struct rowset set;
 	load_rows(db, &set);
@@ -710,7 +740,7 @@ static void test_search_index_in_step(void **state)
 {
 	(void)state;
 	static const char *const qs[] = { "ann", "ANN", "Ann Lee", "100", "1001", "10", "new", "csv", "Älv",
-					  "%", "re", "row", "lee" };
+					  "%", "re", "row", "lee", "ee", "an", "01", "ek", "v", "a" };
 	const size_t nq = sizeof qs / sizeof qs[0];
 	char err[256];
 	sqlite3 *db = fill();
@@ -777,7 +807,8 @@ static void test_migration_from_3(void **state)
 	assert_int_equal(db_ext_add(db, "99", "Bea", "secret1", "", err, sizeof err), 0);
 	assert_int_equal(sqlite3_exec(db,
 				      "DROP TRIGGER extensions_fts_ai; DROP TRIGGER extensions_fts_ad;"
-				      " DROP TRIGGER extensions_fts_au; DROP TABLE extensions_fts;"
+				      " DROP TRIGGER extensions_fts_au; DROP TABLE extensions_fts_terms;"
+				      " DROP TABLE extensions_fts;"
 				      " DROP INDEX extensions_order; PRAGMA user_version = 3;",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
