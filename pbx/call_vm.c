@@ -25,6 +25,7 @@
 
 #define VM_SILENCE_MS 5000   /* this much silence ends a message */
 #define VM_SAVE_WAIT_MS 20000 /* the worker's answer, before we hang up anyway */
+#define VM_LOAD_WAIT_MS 3000  /* the owner's greeting, decoded, before the generated one instead */
 
 static void vm_play(struct core *c, struct call *call, const struct prompt_seq *s)
 {
@@ -59,6 +60,19 @@ bool vm_wanted(const struct config_ext *ext, enum vm_reason why)
 
 static void generated_greeting(struct core *c, struct call *call);
 
+/* The worker did not decode the owner's greeting in time (a long queue, a
+ * slow disk): the caller is not kept waiting in silence. */
+static void load_timeout(struct timer *t, void *arg)
+{
+	(void)t;
+	struct call *call = arg;
+	if (call->ended || call->vm.state != VM_LOADING)
+		return;
+	log_notice("call %llu: the greeting of %s took longer than %d ms to load; the generated one instead",
+		   (unsigned long long)call->id, call->vm.box->number, VM_LOAD_WAIT_MS);
+	generated_greeting(call->core, call);
+}
+
 void vm_start(struct core *c, struct call *call, const struct config_ext *box, enum vm_reason why)
 {
 	memset(&call->vm, 0, sizeof call->vm);
@@ -85,6 +99,8 @@ void vm_start(struct core *c, struct call *call, const struct config_ext *box, e
 		snprintf(r.mailbox, sizeof r.mailbox, "%s", box->number);
 		if (vm_store_post(c->vm, &r, NULL, 0) == 0) {
 			call->vm.state = VM_LOADING;
+			call->end_timer.fn = load_timeout;
+			timer_start(&c->th, &call->end_timer, c->now_ms + VM_LOAD_WAIT_MS);
 			return;
 		}
 	}
@@ -195,7 +211,8 @@ void vm_record_done(struct core *c, struct call *call, const struct media_event 
 static void greeting_loaded(struct core *c, struct call *call, struct vm_store_result *r)
 {
 	if (call->ended || call->vm.state != VM_LOADING)
-		return;
+		return; /* too late (load_timeout), or the caller has gone */
+	timer_stop(&c->th, &call->end_timer);
 	if (r->err == 0) {
 		int16_t *pcm = r->pcm;
 		r->pcm = NULL; /* media_play_pcm takes it */
