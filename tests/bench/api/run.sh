@@ -15,7 +15,7 @@
 #    keep-alive HTTP/1.1 connections, one request at a time each, WARMUP_S
 #    seconds not recorded, then SECONDS_RUN seconds in which every request's
 #    latency is recorded (first byte sent to last byte read);
-# 3. five phases, each printing one line:
+# 3. six phases, each printing one line:
 #      list_idle: GET /api/v1/extensions (the default page: 100 by number),
 #                 nothing else running;
 #      list_reg:  the same while SIPp (tests/sip/scenarios/register_auth.xml)
@@ -23,8 +23,10 @@
 #                 second, each REGISTER -> 401 -> REGISTER with digest
 #                 credentials -> 200;
 #      search_reg: GET /api/v1/extensions?q=SEARCH_Q, SIPp still running;
-#      search_short_reg: q=SEARCH_Q_SHORT, too short for the trigram
-#                 index (a scan), SIPp still running;
+#      search_pair_reg: q=SEARCH_Q_PAIR, 2 characters (the index's terms
+#                 that begin with them), SIPp still running;
+#      search_char_reg: q=SEARCH_Q_CHAR, 1 character (a scan), SIPp
+#                 still running;
 #      search_wide_reg: q=SEARCH_Q_WIDE, which every name holds, SIPp
 #                 still running;
 #    with pbxd's CPU over the phase (all threads from
@@ -40,9 +42,9 @@
 # Environment: PBXD, PBXCTL (default pbx/pbxd, pbx/pbxctl), EXTENSIONS
 # (default 10000, 10..50000), CONNS (default 8, 1..32), SECONDS_RUN
 # (default 20, 1..120), WARMUP_S (default 2), REG_RATE (registrations a
-# second, default 200), SEARCH_Q (default 155), SEARCH_Q_SHORT (default
-# 15), SEARCH_Q_WIDE (default bench), TARGET_MS (default 20), CC, KEEP=1
-# (keep the work directory). About 120 s.
+# second, default 200), SEARCH_Q (default 155), SEARCH_Q_PAIR (default
+# 15), SEARCH_Q_CHAR (default 5), SEARCH_Q_WIDE (default bench), TARGET_MS
+# (default 20), CC, KEEP=1 (keep the work directory). About 150 s.
 set -u
 export LC_ALL=C
 
@@ -57,7 +59,8 @@ SECONDS_RUN=${SECONDS_RUN:-20}
 WARMUP_S=${WARMUP_S:-2}
 REG_RATE=${REG_RATE:-200}
 SEARCH_Q=${SEARCH_Q:-155}
-SEARCH_Q_SHORT=${SEARCH_Q_SHORT:-15}
+SEARCH_Q_PAIR=${SEARCH_Q_PAIR:-15}
+SEARCH_Q_CHAR=${SEARCH_Q_CHAR:-5}
 SEARCH_Q_WIDE=${SEARCH_Q_WIDE:-bench}
 TARGET_MS=${TARGET_MS:-20}
 CC=${CC:-gcc}
@@ -74,8 +77,8 @@ num REG_RATE "$REG_RATE"; num TARGET_MS "$TARGET_MS"
 [ "$SECONDS_RUN" -ge 1 ] && [ "$SECONDS_RUN" -le 120 ] && [ "$WARMUP_S" -le 30 ] ||
 	die "SECONDS_RUN 1..120, WARMUP_S 0..30"
 [ "$REG_RATE" -ge 1 ] && [ "$REG_RATE" -le 5000 ] && [ "$TARGET_MS" -ge 1 ] || die "REG_RATE 1..5000, TARGET_MS >= 1"
-for q in "$SEARCH_Q" "$SEARCH_Q_SHORT" "$SEARCH_Q_WIDE"; do
-	case $q in ''|*[!0-9A-Za-z]*) die "SEARCH_Q, SEARCH_Q_SHORT, SEARCH_Q_WIDE: letters and digits only";; esac
+for q in "$SEARCH_Q" "$SEARCH_Q_PAIR" "$SEARCH_Q_CHAR" "$SEARCH_Q_WIDE"; do
+	case $q in ''|*[!0-9A-Za-z]*) die "SEARCH_Q, SEARCH_Q_PAIR, SEARCH_Q_CHAR, SEARCH_Q_WIDE: letters and digits only";; esac
 done
 [ "$(id -u)" = 0 ] || die "must run as root (network namespace)"
 ip netns list >/dev/null 2>&1 || die "'ip netns' is not available"
@@ -177,14 +180,16 @@ COOKIE=$(sed -n 's/^[Ss]et-[Cc]ookie: *\(pbx_session=[^;]*\).*/\1/p' signin.hdr 
 # ("Bench N" holds the number too, and q matches names without case)
 q_total() { seq $FIRST $LAST | sed 's/^/Bench /' | grep -ci -- "$1"; }
 Q_TOTAL=$(q_total "$SEARCH_Q")
-Q_SHORT_TOTAL=$(q_total "$SEARCH_Q_SHORT")
+Q_PAIR_TOTAL=$(q_total "$SEARCH_Q_PAIR")
+Q_CHAR_TOTAL=$(q_total "$SEARCH_Q_CHAR")
 Q_WIDE_TOTAL=$(q_total "$SEARCH_Q_WIDE")
 LIST_PATH=/api/v1/extensions
 SEARCH_PATH="/api/v1/extensions?q=$SEARCH_Q"
-SEARCH_SHORT_PATH="/api/v1/extensions?q=$SEARCH_Q_SHORT"
+SEARCH_PAIR_PATH="/api/v1/extensions?q=$SEARCH_Q_PAIR"
+SEARCH_CHAR_PATH="/api/v1/extensions?q=$SEARCH_Q_CHAR"
 SEARCH_WIDE_PATH="/api/v1/extensions?q=$SEARCH_Q_WIDE"
-for p in "$LIST_PATH:$EXTENSIONS" "$SEARCH_PATH:$Q_TOTAL" "$SEARCH_SHORT_PATH:$Q_SHORT_TOTAL" \
-	"$SEARCH_WIDE_PATH:$Q_WIDE_TOTAL"; do
+for p in "$LIST_PATH:$EXTENSIONS" "$SEARCH_PATH:$Q_TOTAL" "$SEARCH_PAIR_PATH:$Q_PAIR_TOTAL" \
+	"$SEARCH_CHAR_PATH:$Q_CHAR_TOTAL" "$SEARCH_WIDE_PATH:$Q_WIDE_TOTAL"; do
 	st=$(inns curl -s -m 5 -b "$COOKIE" -o check.json -w '%{http_code}' "http://$HTTP${p%:*}")
 	[ "$st" = 200 ] && grep -q "\"total\":${p##*:}[,}]" check.json ||
 		{ head -c 300 check.json >&2; echo >&2; die "GET ${p%:*}: status $st, expected \"total\":${p##*:}"; }
@@ -222,9 +227,9 @@ phase() {
 SIPP_PID=
 phase list_idle "$LIST_PATH" "$EXTENSIONS"
 
-# SIPp runs through the four registration phases (and a margin), then is
+# SIPp runs through the five registration phases (and a margin), then is
 # stopped
-REG_S=$(( 4 * (WARMUP_S + SECONDS_RUN) + 20 ))
+REG_S=$(( 5 * (WARMUP_S + SECONDS_RUN) + 20 ))
 log "SIPp: $REG_RATE registrations/s over $EXTENSIONS extensions in turn (at most $REG_S s)"
 ip netns exec "$NS" sipp 127.0.0.1:5060 -sf "$REG_SF" -inf users.csv -key domain 127.0.0.1 -key expires 3600 \
 	-i 127.0.0.1 -p 15060 -r "$REG_RATE" -m $((REG_RATE * REG_S)) -l $((REG_RATE * 4)) \
@@ -242,7 +247,8 @@ done
 
 phase list_reg "$LIST_PATH" "$EXTENSIONS"
 phase search_reg "$SEARCH_PATH" "$Q_TOTAL"
-phase search_short_reg "$SEARCH_SHORT_PATH" "$Q_SHORT_TOTAL"
+phase search_pair_reg "$SEARCH_PAIR_PATH" "$Q_PAIR_TOTAL"
+phase search_char_reg "$SEARCH_CHAR_PATH" "$Q_CHAR_TOTAL"
 phase search_wide_reg "$SEARCH_WIDE_PATH" "$Q_WIDE_TOTAL"
 kill -0 "$SIPP_PID" 2>/dev/null || log "SIPp ended before the last phase did (see reg.screen; KEEP=1)"
 stop "$SIPP_PID" INT
