@@ -309,6 +309,10 @@ int main(int argc, char **argv)
 {
 	struct pbxd_opts o;
 	memset(&o, 0, sizeof o);
+	/* Before SQLite starts: no global memory statistics, whose one lock
+	 * every allocation of every thread's connection would take (the web
+	 * admin's threads contend on it while the jobs thread writes). */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	snprintf(o.db, sizeof o.db, "./var/pbx.db");
 	snprintf(o.spool, sizeof o.spool, "./var/spool");
 	/* Run from a build tree (quickstart, tests), the prompts are there. */
