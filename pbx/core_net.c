@@ -180,22 +180,16 @@ void core_net_describe(struct core *c, struct live_net *out)
 	size_t n = sip_transport_listening(c->tp, li, SIP_TRANSPORT_MAX_LISTEN);
 	for (size_t i = 0; i < n && i < LIVE_NET_MAX_LISTEN; i++) {
 		sip_addr_str(&li[i].bound, out->sip[out->nsip], sizeof out->sip[0]);
-		out->sip_draining[out->nsip] = li[i].draining;
 		if (!li[i].draining && !out->sip_port)
 			out->sip_port = sip_addr_port(&li[i].bound);
 		out->nsip++;
 	}
 	for (unsigned i = 0; i < c->net.nstarted && i < LIVE_NET_MAX_LISTEN; i++)
 		sip_addr_str(&c->net.started[i], out->started[out->nstarted++], sizeof out->started[0]);
-	out->sip_port_started = c->net.nstarted ? sip_addr_port(&c->net.started[0]) : 0;
 	uint16_t lo, hi;
 	media_engine_ports(c->media, &lo, &hi);
 	out->rtp_lo = lo;
 	out->rtp_hi = hi;
 	out->rtp_lo_started = c->net.rtp_lo;
 	out->rtp_hi_started = c->net.rtp_hi;
-	size_t len = 0;
-	for (size_t i = 0; i < c->cfg->ncodecs; i++)
-		len += (size_t)snprintf(out->codecs + len, sizeof out->codecs - len, "%s%s", i ? "," : "",
-					db_codec_name(c->cfg->codecs[i]));
 }

@@ -53,20 +53,17 @@ struct live_conf_member {
 	int muted, moderator;
 };
 
-/* The network side as the core runs it (the settings sip_port,
- * rtp_port_min/max and codec_order, and what pbxd was started with). */
+/* The network side as the core runs it (the settings sip_port and
+ * rtp_port_min/max, and what pbxd was started with). */
 #define LIVE_NET_MAX_LISTEN 16
 struct live_net {
 	unsigned nsip;                 /* open SIP listen addresses */
-	char sip[LIVE_NET_MAX_LISTEN][64]; /* "0.0.0.0:5060", "[::]:5060" */
-	int sip_draining[LIVE_NET_MAX_LISTEN]; /* kept only for calls set up through it */
+	char sip[LIVE_NET_MAX_LISTEN][64]; /* "0.0.0.0:5060", "[::]:5060"; draining ones too */
 	unsigned nstarted;             /* --sip-listen addresses */
 	char started[LIVE_NET_MAX_LISTEN][64];
 	unsigned sip_port;             /* the port phones are to use (of the first address not draining) */
-	unsigned sip_port_started;     /* of the first --sip-listen address */
 	unsigned rtp_lo, rtp_hi;       /* ports new calls take */
 	unsigned rtp_lo_started, rtp_hi_started; /* --rtp-ports */
-	char codecs[32];               /* "opus,PCMU,PCMA" */
 };
 
 /* Counters for /metrics. */
